@@ -1,0 +1,39 @@
+import { Injectable, UnauthorizedException } from '@nestjs/common';
+import { UsersService } from '../users/users.service.js';
+import { toUserView, type UserView } from '../users/user.view.js';
+import type { LoginDto } from './dto/login.dto.js';
+import type { RegisterDto } from './dto/register.dto.js';
+import { PasswordHasher } from './password-hasher.js';
+import { TokenService } from './token.service.js';
+
+export interface Session {
+  user: UserView;
+  accessToken: string;
+}
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersService,
+    private readonly hasher: PasswordHasher,
+    private readonly tokens: TokenService,
+  ) {}
+
+  async register(dto: RegisterDto): Promise<Session> {
+    const user = await this.users.create(dto.username, await this.hasher.hash(dto.password), dto.displayName);
+    return { user: toUserView(user), accessToken: await this.tokens.issueAccessToken(user) };
+  }
+
+  async login(dto: LoginDto): Promise<Session> {
+    const user = await this.users.findWithPasswordHash(dto.username);
+    if (!user) {
+      await this.hasher.verifyAgainstNothing(dto.password);
+      throw new UnauthorizedException('Invalid username or password');
+    }
+    const valid = await this.hasher.verify(dto.password, user.passwordHash);
+    // A deactivated user gets the same answer as a wrong password.
+    if (!valid || !user.active) throw new UnauthorizedException('Invalid username or password');
+    await this.users.touchLastSeen(user.id);
+    return { user: toUserView(user), accessToken: await this.tokens.issueAccessToken(user) };
+  }
+}

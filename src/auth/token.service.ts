@@ -1,0 +1,82 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Injectable, UnauthorizedException } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { User } from '../users/user.entity.js';
+import type { AuthUser } from './auth-user.js';
+
+interface AccessTokenClaims {
+  sub: string;
+  /** The user's token_version when the token was issued; bumping it revokes the token. */
+  tv: number;
+}
+
+const TICKET_TTL_MS = 60_000;
+
+/**
+ * Access tokens (signed JWTs) and single-use WebSocket tickets. Every authentication also
+ * reads the user's row, so deactivation and revocation take effect on the very next request
+ * on every instance.
+ */
+@Injectable()
+export class TokenService {
+  constructor(
+    private readonly jwt: JwtService,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  issueAccessToken(user: Pick<User, 'id' | 'tokenVersion'>): Promise<string> {
+    const claims: AccessTokenClaims = { sub: user.id, tv: user.tokenVersion };
+    return this.jwt.signAsync(claims);
+  }
+
+  async authenticate(accessToken: string): Promise<AuthUser> {
+    let claims: AccessTokenClaims;
+    try {
+      claims = await this.jwt.verifyAsync<AccessTokenClaims>(accessToken);
+    } catch {
+      throw new UnauthorizedException('Invalid or expired access token');
+    }
+    if (typeof claims.sub !== 'string' || !/^\d+$/.test(claims.sub)) {
+      throw new UnauthorizedException('Invalid or expired access token');
+    }
+    const [user] = await this.dataSource.query(
+      `SELECT id, username, role FROM users WHERE id = $1 AND active AND token_version = $2`,
+      [claims.sub, claims.tv],
+    );
+    if (!user) throw new UnauthorizedException('Invalid or expired access token');
+    return user as AuthUser;
+  }
+
+  /** A ticket for browsers, which cannot set headers on a WebSocket: single use, 60 s. */
+  async issueWsTicket(userId: string): Promise<{ ticket: string; expiresAt: Date }> {
+    const ticket = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(Date.now() + TICKET_TTL_MS);
+    // Only a hash is stored: a leaked table holds no usable tickets. Expired ones are swept here.
+    await this.dataSource.query(
+      `WITH swept AS (DELETE FROM ws_tickets WHERE expires_at < now())
+       INSERT INTO ws_tickets (ticket_hash, user_id, expires_at) VALUES ($1, $2, $3)`,
+      [sha256(ticket), userId, expiresAt],
+    );
+    return { ticket, expiresAt };
+  }
+
+  /** Redeems a ticket (deleting it, so it works once) and returns its active user. */
+  async redeemWsTicket(ticket: string): Promise<AuthUser | undefined> {
+    const rows: AuthUser[] = await this.dataSource.query(
+      `WITH redeemed AS (
+         DELETE FROM ws_tickets WHERE ticket_hash = $1 RETURNING user_id, expires_at
+       )
+       SELECT u.id, u.username, u.role
+         FROM redeemed r JOIN users u ON u.id = r.user_id
+        WHERE r.expires_at >= now() AND u.active`,
+      [sha256(ticket)],
+    );
+    return rows[0];
+  }
+}
+
+function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}

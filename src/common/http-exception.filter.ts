@@ -1,0 +1,55 @@
+import { STATUS_CODES } from 'node:http';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string | string[];
+}
+
+/**
+ * Every error leaves in the contract's one shape, `{statusCode, error, message}`. Client errors
+ * keep their message; anything unexpected is logged with its stack and answered with a bare 500,
+ * so no stack trace, SQL or driver text ever reaches a client.
+ */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger(HttpExceptionFilter.name);
+
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') return;
+    const body = this.toBody(exception);
+    if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
+      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    }
+    const response = host.switchToHttp().getResponse();
+    this.adapterHost.httpAdapter.reply(response, body, body.statusCode);
+  }
+
+  private toBody(exception: unknown): ErrorBody {
+    if (exception instanceof HttpException) {
+      const statusCode = exception.getStatus();
+      const response = exception.getResponse();
+      const message =
+        typeof response === 'string'
+          ? response
+          : ((response as { message?: string | string[] }).message ?? exception.message);
+      return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+    }
+    // Errors raised below Nest (Fastify's body parser: bad JSON, too large, wrong content type)
+    // carry their own 4xx status and a message written for clients.
+    const status = (exception as { statusCode?: unknown })?.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return {
+        statusCode: status,
+        error: STATUS_CODES[status] ?? 'Error',
+        message: (exception as Error).message,
+      };
+    }
+    const statusCode = HttpStatus.INTERNAL_SERVER_ERROR;
+    return { statusCode, error: STATUS_CODES[statusCode]!, message: 'Internal server error' };
+  }
+}

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+
+/** Raised when an environment variable is missing or malformed; main.ts prints it as one line. */
+export class ConfigError extends Error {}
+
+export interface AppConfig {
+  nodeEnv: string;
+  port: number;
+  host: string;
+  /** Unset: run on the embedded PostgreSQL (PGlite) under `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  databasePoolSize: number;
+  redisUrl: string | undefined;
+  jwtSecret: string;
+  accessTokenTtlSeconds: number;
+  /** Unset: any origin may open /ws and call the API from a browser. */
+  allowedOrigins: string[] | undefined;
+  adminUsername: string | undefined;
+  adminPassword: string | undefined;
+  /** scrypt cost parameter N (a power of two). 2^17 follows OWASP guidance. */
+  scryptCost: number;
+  /** Largest frame a client may send on /ws, in bytes. */
+  wsMaxFrameBytes: number;
+  /** A socket whose unsent data passes this many bytes is a slow consumer and is closed. */
+  wsMaxBufferedBytes: number;
+  wsHeartbeatMs: number;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  }
+  return raw;
+}
+
+function origins(env: Env): string[] | undefined {
+  const raw = env.ALLOWED_ORIGINS;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return raw.split(',').map((origin) => {
+    const trimmed = origin.trim().replace(/\/+$/, '');
+    try {
+      return new URL(trimmed).origin;
+    } catch {
+      throw new ConfigError(`ALLOWED_ORIGINS has an invalid origin "${trimmed}"`);
+    }
+  });
+}
+
+/** Reads and validates the whole configuration once, at start-up. */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const nodeEnv = env.NODE_ENV || 'development';
+  const production = nodeEnv === 'production';
+
+  let jwtSecret = env.JWT_SECRET;
+  if (!jwtSecret) {
+    if (production) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
+    // Development only: tokens stop working when the process restarts.
+    jwtSecret = randomBytes(32).toString('hex');
+  } else if (production && jwtSecret.length < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 characters when NODE_ENV=production');
+  }
+
+  const scryptCost = integer(env, 'SCRYPT_COST', 2 ** 17, 2 ** 10, 2 ** 20);
+  if ((scryptCost & (scryptCost - 1)) !== 0) throw new ConfigError('SCRYPT_COST must be a power of two');
+
+  const adminUsername = env.ADMIN_USERNAME || undefined;
+  const adminPassword = env.ADMIN_PASSWORD || undefined;
+  if (Boolean(adminUsername) !== Boolean(adminPassword)) {
+    throw new ConfigError('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
+  }
+
+  return {
+    nodeEnv,
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: env.DATA_DIR || './data',
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    jwtSecret,
+    accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 12 * 3600, 60, 30 * 24 * 3600),
+    allowedOrigins: origins(env),
+    adminUsername,
+    adminPassword,
+    scryptCost,
+    wsMaxFrameBytes: integer(env, 'WS_MAX_FRAME_BYTES', 4096, 128, 1 << 20),
+    wsMaxBufferedBytes: integer(env, 'WS_MAX_BUFFERED_BYTES', 1 << 20, 1024, 1 << 30),
+    wsHeartbeatMs: integer(env, 'WS_HEARTBEAT_MS', 30_000, 1000, 600_000),
+  };
+}

@@ -1,0 +1,11 @@
+import { ArrayMaxSize, ArrayMinSize, IsArray, Matches } from 'class-validator';
+import { ID_PATTERN } from '../../common/validation.js';
+import { MAX_MEMBERS_PER_REQUEST } from './create-conversation.dto.js';
+
+export class AddMembersDto {
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_MEMBERS_PER_REQUEST)
+  @Matches(ID_PATTERN, { each: true, message: 'userIds must be ids (decimal strings)' })
+  userIds: string[];
+}

@@ -1,0 +1,10 @@
+import { IsString, Length } from 'class-validator';
+import { Trim } from '../../common/validation.js';
+import { MAX_BODY_LENGTH } from './send-message.dto.js';
+
+export class EditMessageDto {
+  @Trim()
+  @IsString()
+  @Length(1, MAX_BODY_LENGTH, { message: `body must be 1–${MAX_BODY_LENGTH} characters after trimming` })
+  body: string;
+}

@@ -1,0 +1,30 @@
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+
+/** The narrowfail page size. */
+export const DEFAULT_PAGE_SIZE = 15;
+
+export class HistoryQuery {
+  /** Messages older than this seq, newest first. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
+  before?: number;
+
+  /** Messages newer than this seq, oldest first: how a client catches up. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  after?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit: number = DEFAULT_PAGE_SIZE;
+}

@@ -1,0 +1,138 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { Message } from './message.entity.js';
+
+const MESSAGE_COLUMNS = `
+  id, conversation_id AS "conversationId", seq, change_seq AS "changeSeq", sender_id AS "senderId",
+  body, client_message_id AS "clientMessageId", created_at AS "createdAt",
+  edited_at AS "editedAt", deleted_at AS "deletedAt"`;
+
+export type HistoryRange = { before?: number; after?: number };
+
+/** Messages, read and written with hand-written SQL: these are the hot paths. */
+@Injectable()
+export class MessagesRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Takes the conversation's next seq and stores the message, in one statement: the counter
+   * update locks the conversation row until commit, so seqs commit in order with no gaps, and
+   * a failed insert (a duplicate clientMessageId) rolls the counter back with it. Sending also
+   * marks the conversation read up to the sender's own message. Undefined when the sender is
+   * not a member.
+   */
+  async insert(conversationId: string, senderId: string, body: string, clientMessageId?: string): Promise<Message | undefined> {
+    const rows = await this.dataSource.query(
+      `WITH conversation AS (
+         UPDATE conversations
+            SET last_seq = last_seq + 1, last_change_seq = last_change_seq + 1, updated_at = now()
+          WHERE id = $1
+            AND EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2)
+         RETURNING id, last_seq, last_change_seq
+       ), sender_read AS (
+         UPDATE conversation_members me SET last_read_seq = conversation.last_seq
+           FROM conversation WHERE me.conversation_id = conversation.id AND me.user_id = $2
+       ), message AS (
+         INSERT INTO messages (conversation_id, seq, change_seq, sender_id, body, client_message_id)
+         SELECT id, last_seq, last_change_seq, $2, $3, $4 FROM conversation
+         RETURNING *
+       )
+       SELECT ${MESSAGE_COLUMNS} FROM message`,
+      [conversationId, senderId, body, clientMessageId ?? null],
+    );
+    return rows[0];
+  }
+
+  async findByClientMessageId(senderId: string, clientMessageId: string): Promise<Message | undefined> {
+    const rows = await this.dataSource.query(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = $1 AND client_message_id = $2`,
+      [senderId, clientMessageId],
+    );
+    return rows[0];
+  }
+
+  /** The message if `userId` is a member of its conversation. */
+  async findVisibleTo(userId: string, messageId: string): Promise<Message | undefined> {
+    const rows = await this.dataSource.query(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m
+        WHERE m.id = $1
+          AND EXISTS (SELECT 1 FROM conversation_members cm
+                       WHERE cm.conversation_id = m.conversation_id AND cm.user_id = $2)`,
+      [messageId, userId],
+    );
+    return rows[0];
+  }
+
+  async findById(messageId: string): Promise<Message | undefined> {
+    const rows = await this.dataSource.query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, [messageId]);
+    return rows[0];
+  }
+
+  /**
+   * Edits a live message. The conversation row is locked first (by taking the next change
+   * seq), as every write to a conversation does, so the check that the message is not deleted
+   * cannot race a delete. Undefined (and nothing changed) if it was deleted.
+   */
+  editBody(messageId: string, body: string): Promise<Message | undefined> {
+    return this.change(messageId, `body = $2, edited_at = now()`, [body]);
+  }
+
+  /** Deletes a live message, leaving a tombstone. Undefined if it was already deleted. */
+  tombstone(messageId: string): Promise<Message | undefined> {
+    return this.change(messageId, `body = NULL, deleted_at = now()`, []);
+  }
+
+  /** A page of history: newest first, or oldest first when reading forward from `after`. */
+  async history(conversationId: string, range: HistoryRange, limit: number): Promise<Message[]> {
+    const params: unknown[] = [conversationId, limit];
+    const conditions = ['conversation_id = $1'];
+    if (range.after !== undefined) conditions.push(`seq > $${params.push(range.after)}`);
+    if (range.before !== undefined) conditions.push(`seq < $${params.push(range.before)}`);
+    const order = range.after !== undefined ? 'ASC' : 'DESC';
+    return this.dataSource.query(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${conditions.join(' AND ')} ORDER BY seq ${order} LIMIT $2`,
+      params,
+    );
+  }
+
+  /** Messages created, edited or deleted after change `since`, in the order they changed. */
+  async changesSince(conversationId: string, since: number, limit: number): Promise<Message[]> {
+    return this.dataSource.query(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages
+        WHERE conversation_id = $1 AND change_seq > $2 ORDER BY change_seq ASC LIMIT $3`,
+      [conversationId, since, limit],
+    );
+  }
+
+  private change(messageId: string, assignments: string, values: unknown[]): Promise<Message | undefined> {
+    return this.dataSource.transaction(async (manager) => {
+      const [conversation] = await manager.query(
+        `WITH bumped AS (
+           UPDATE conversations SET last_change_seq = last_change_seq + 1
+            WHERE id = (SELECT conversation_id FROM messages WHERE id = $1)
+           RETURNING last_change_seq
+         ) SELECT last_change_seq AS "changeSeq" FROM bumped`,
+        [messageId],
+      );
+      if (!conversation) return undefined;
+      const changeSeqParam = `$${values.length + 2}`;
+      const [message] = await manager.query(
+        `WITH changed AS (
+           UPDATE messages SET ${assignments}, change_seq = ${changeSeqParam}
+            WHERE id = $1 AND deleted_at IS NULL
+           RETURNING *
+         ) SELECT ${MESSAGE_COLUMNS} FROM changed`,
+        [messageId, ...values, conversation.changeSeq],
+      );
+      // Nothing to change: roll the counter back so the feed does not skip a number.
+      if (!message) throw new NothingChanged();
+      return message;
+    }).catch((error) => {
+      if (error instanceof NothingChanged) return undefined;
+      throw error;
+    });
+  }
+}
+
+class NothingChanged extends Error {}

@@ -1,0 +1,78 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { CloseCode, type ServerFrame } from './frames.js';
+
+/** This instance's open sockets, by user: a user may have many tabs and devices. */
+@Injectable()
+export class ConnectionRegistry {
+  private readonly logger = new Logger(ConnectionRegistry.name);
+  private readonly socketsByUser = new Map<string, Set<WebSocket>>();
+  private count = 0;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(userId: string, socket: WebSocket): void {
+    let sockets = this.socketsByUser.get(userId);
+    if (!sockets) this.socketsByUser.set(userId, (sockets = new Set()));
+    sockets.add(socket);
+    this.count++;
+  }
+
+  remove(userId: string, socket: WebSocket): void {
+    const sockets = this.socketsByUser.get(userId);
+    if (!sockets?.delete(socket)) return;
+    this.count--;
+    if (sockets.size === 0) this.socketsByUser.delete(userId);
+  }
+
+  has(userId: string): boolean {
+    return this.socketsByUser.has(userId);
+  }
+
+  /** Sends one frame to every local socket of these users, serialising it once. */
+  deliver(userIds: readonly string[], frame: ServerFrame): number {
+    let data: string | undefined;
+    let sent = 0;
+    for (const userId of userIds) {
+      const sockets = this.socketsByUser.get(userId);
+      if (!sockets) continue;
+      data ??= JSON.stringify(frame);
+      for (const socket of sockets) {
+        if (this.send(socket, data)) sent++;
+      }
+    }
+    return sent;
+  }
+
+  sendTo(socket: WebSocket, frame: ServerFrame): void {
+    this.send(socket, JSON.stringify(frame));
+  }
+
+  disconnect(userId: string, code: number, reason: string): void {
+    for (const socket of this.socketsByUser.get(userId) ?? []) socket.close(code, reason);
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const sockets of this.socketsByUser.values()) {
+      for (const socket of sockets) socket.close(code, reason);
+    }
+  }
+
+  private send(socket: WebSocket, data: string): boolean {
+    if (socket.readyState !== socket.OPEN) return false;
+    // A client that stops reading would make us buffer without bound: drop it instead.
+    // It reconnects and catches up by seq like any other client that missed frames.
+    if (socket.bufferedAmount > this.config.wsMaxBufferedBytes) {
+      this.logger.warn(`Closing a slow consumer (${socket.bufferedAmount} bytes unsent)`);
+      socket.close(CloseCode.SlowConsumer, 'slow consumer');
+      return false;
+    }
+    socket.send(data);
+    return true;
+  }
+}

@@ -1,0 +1,140 @@
+import type { IncomingMessage } from 'node:http';
+import { BeforeApplicationShutdown, Inject, Logger } from '@nestjs/common';
+import {
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  OnGatewayInit,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
+import type { AuthUser } from '../auth/auth-user.js';
+import { bearerToken } from '../auth/auth.guard.js';
+import { TokenService } from '../auth/token.service.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { UsersService } from '../users/users.service.js';
+import { ConnectionRegistry } from './connection-registry.js';
+import { CloseCode } from './frames.js';
+
+type AuthenticatedRequest = IncomingMessage & { parleyUser?: AuthUser };
+type VerifyCallback = (result: boolean, code?: number, message?: string) => void;
+
+interface Liveness {
+  alive: boolean;
+}
+
+/**
+ * `/ws`: authenticates the handshake (bearer header or single-use ticket, and Origin when
+ * ALLOWED_ORIGINS is set), registers the socket under its user, answers pings, and closes
+ * sockets that send anything but small JSON text frames. It never reads the database on the
+ * delivery path: services publish ids through the Notifier, which lands in ConnectionRegistry.
+ */
+@WebSocketGateway({ path: '/ws' })
+export class NotificationsGateway
+  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger(NotificationsGateway.name);
+  private readonly liveness = new WeakMap<WebSocket, Liveness>();
+  private heartbeat?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly tokens: TokenService,
+    private readonly users: UsersService,
+    private readonly connections: ConnectionRegistry,
+  ) {}
+
+  afterInit(server: WebSocketServer): void {
+    // `ws` reads these per handshake, so they can be set here, where the configuration is known.
+    server.options.maxPayload = this.config.wsMaxFrameBytes;
+    server.options.verifyClient = (info, done) => void this.verifyHandshake(info, done);
+    this.heartbeat = setInterval(() => this.checkLiveness(server), this.config.wsHeartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  handleConnection(socket: WebSocket, request: AuthenticatedRequest): void {
+    const user = request.parleyUser;
+    if (!user) {
+      socket.close(CloseCode.Unauthorized, 'unauthorized');
+      return;
+    }
+    this.liveness.set(socket, { alive: true });
+    socket.on('pong', () => this.markAlive(socket));
+    socket.on('message', (data, isBinary) => this.handleFrame(socket, data, isBinary));
+    // Registered before `ready` is sent: a client that has seen `ready` misses no notification.
+    this.connections.add(user.id, socket);
+    (socket as WebSocket & { userId?: string }).userId = user.id;
+    this.connections.sendTo(socket, { type: 'ready', userId: user.id });
+    void this.users.touchLastSeen(user.id).catch(() => undefined);
+  }
+
+  handleDisconnect(socket: WebSocket): void {
+    const userId = (socket as WebSocket & { userId?: string }).userId;
+    if (userId) this.connections.remove(userId, socket);
+  }
+
+  beforeApplicationShutdown(): void {
+    clearInterval(this.heartbeat);
+    this.connections.closeAll(CloseCode.GoingAway, 'server shutting down');
+  }
+
+  private async verifyHandshake(
+    info: { origin: string; req: AuthenticatedRequest },
+    done: VerifyCallback,
+  ): Promise<void> {
+    try {
+      const allowed = this.config.allowedOrigins;
+      // Browsers always send Origin; refusing foreign ones stops cross-site WebSocket hijacking.
+      if (allowed && info.origin && !allowed.includes(info.origin)) return done(false, 403, 'Forbidden');
+      const user = await this.authenticate(info.req);
+      if (!user) return done(false, 401, 'Unauthorized');
+      info.req.parleyUser = user;
+      done(true);
+    } catch (error) {
+      if ((error as { status?: number }).status !== 401) this.logger.error(error);
+      done(false, 401, 'Unauthorized');
+    }
+  }
+
+  private async authenticate(request: IncomingMessage): Promise<AuthUser | undefined> {
+    const token = bearerToken(request.headers.authorization);
+    if (token) return this.tokens.authenticate(token);
+    const ticket = new URL(request.url ?? '/', 'http://localhost').searchParams.get('ticket');
+    if (ticket && ticket.length <= 128) return this.tokens.redeemWsTicket(ticket);
+    return undefined;
+  }
+
+  private handleFrame(socket: WebSocket, data: RawData, isBinary: boolean): void {
+    this.markAlive(socket);
+    if (isBinary) return socket.close(CloseCode.UnsupportedData, 'text frames only');
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data.toString());
+    } catch {
+      frame = undefined;
+    }
+    if (typeof frame !== 'object' || frame === null || typeof (frame as { type?: unknown }).type !== 'string') {
+      return socket.close(CloseCode.InvalidPayload, 'expected a JSON object with a type');
+    }
+    if ((frame as { type: string }).type === 'ping') this.connections.sendTo(socket, { type: 'pong' });
+    // Other types are ignored, so that newer clients can talk to older servers.
+  }
+
+  private markAlive(socket: WebSocket): void {
+    const state = this.liveness.get(socket);
+    if (state) state.alive = true;
+  }
+
+  /** Drops sockets that answered neither our last ping nor sent anything since. */
+  private checkLiveness(server: WebSocketServer): void {
+    for (const socket of server.clients) {
+      const state = this.liveness.get(socket);
+      if (!state) continue;
+      if (!state.alive) {
+        socket.terminate();
+        continue;
+      }
+      state.alive = false;
+      socket.ping();
+    }
+  }
+}

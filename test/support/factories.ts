@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
+import type { TestApp } from './app.js';
+
+export interface TestUser {
+  id: string;
+  username: string;
+  token: string;
+  auth: { Authorization: string };
+}
+
+export const PASSWORD = 'correct horse battery';
+
+export function uniqueName(prefix = 'u'): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+export async function newUser(app: TestApp, prefix = 'u'): Promise<TestUser> {
+  const username = uniqueName(prefix);
+  const response = await app.http().post('/api/v1/auth/register').send({ username, password: PASSWORD });
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  const token = response.body.accessToken as string;
+  return { id: response.body.user.id, username, token, auth: { Authorization: `Bearer ${token}` } };
+}
+
+export async function newDirect(app: TestApp, a: TestUser, b: TestUser): Promise<string> {
+  const response = await app.http().post('/api/v1/conversations').set(a.auth).send({ type: 'direct', userId: b.id });
+  expect([200, 201]).toContain(response.status);
+  return response.body.id;
+}
+
+export async function newGroup(app: TestApp, owner: TestUser, members: TestUser[], title = 'group'): Promise<string> {
+  const response = await app
+    .http()
+    .post('/api/v1/conversations')
+    .set(owner.auth)
+    .send({ type: 'group', title, memberIds: members.map((m) => m.id) });
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return response.body.id;
+}
+
+export async function send(app: TestApp, from: TestUser, conversationId: string, body: string) {
+  const response = await app.http().post('/api/v1/messages').set(from.auth).send({ conversationId, body });
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return response.body as { id: string; seq: number; conversationId: string; changeSeq: number };
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Each e2e file boots its own app on port 0; two at a time suits a 2-core machine.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
