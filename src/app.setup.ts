@@ -21,6 +21,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
 }
 
 export function configureApp(app: NestFastifyApplication, config: AppConfig): void {
+  // The API speaks JSON only: any other body type is a 415, not a string to validate.
+  app.getHttpAdapter().getInstance().removeContentTypeParser('text/plain');
   app.useWebSocketAdapter(new ParleyWsAdapter(app));
   app.useGlobalFilters(new HttpExceptionFilter(app.get(HttpAdapterHost)));
   app.useGlobalPipes(

@@ -8,6 +8,7 @@ import { CloseCode, type ServerFrame } from './frames.js';
 export class ConnectionRegistry {
   private readonly logger = new Logger(ConnectionRegistry.name);
   private readonly socketsByUser = new Map<string, Set<WebSocket>>();
+  private readonly userBySocket = new WeakMap<WebSocket, string>();
   private count = 0;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
@@ -20,14 +21,16 @@ export class ConnectionRegistry {
     let sockets = this.socketsByUser.get(userId);
     if (!sockets) this.socketsByUser.set(userId, (sockets = new Set()));
     sockets.add(socket);
+    this.userBySocket.set(socket, userId);
     this.count++;
   }
 
-  remove(userId: string, socket: WebSocket): void {
-    const sockets = this.socketsByUser.get(userId);
+  remove(socket: WebSocket): void {
+    const userId = this.userBySocket.get(socket);
+    const sockets = userId === undefined ? undefined : this.socketsByUser.get(userId);
     if (!sockets?.delete(socket)) return;
     this.count--;
-    if (sockets.size === 0) this.socketsByUser.delete(userId);
+    if (sockets.size === 0) this.socketsByUser.delete(userId!);
   }
 
   has(userId: string): boolean {
@@ -68,11 +71,23 @@ export class ConnectionRegistry {
     // A client that stops reading would make us buffer without bound: drop it instead.
     // It reconnects and catches up by seq like any other client that missed frames.
     if (socket.bufferedAmount > this.config.wsMaxBufferedBytes) {
-      this.logger.warn(`Closing a slow consumer (${socket.bufferedAmount} bytes unsent)`);
-      socket.close(CloseCode.SlowConsumer, 'slow consumer');
+      this.dropSlowConsumer(socket);
       return false;
     }
     socket.send(data);
     return true;
   }
+
+  /**
+   * Stops sending at once and frees the buffer soon: the close frame queues behind data the
+   * client is not reading, so the socket is destroyed after a short grace period.
+   */
+  private dropSlowConsumer(socket: WebSocket): void {
+    this.logger.warn(`Dropping a slow consumer (${socket.bufferedAmount} bytes unsent)`);
+    this.remove(socket);
+    socket.close(CloseCode.SlowConsumer, 'slow consumer');
+    setTimeout(() => socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+  }
 }
+
+const SLOW_CONSUMER_GRACE_MS = 1000;

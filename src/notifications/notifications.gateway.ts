@@ -62,14 +62,12 @@ export class NotificationsGateway
     socket.on('message', (data, isBinary) => this.handleFrame(socket, data, isBinary));
     // Registered before `ready` is sent: a client that has seen `ready` misses no notification.
     this.connections.add(user.id, socket);
-    (socket as WebSocket & { userId?: string }).userId = user.id;
     this.connections.sendTo(socket, { type: 'ready', userId: user.id });
     void this.users.touchLastSeen(user.id).catch(() => undefined);
   }
 
   handleDisconnect(socket: WebSocket): void {
-    const userId = (socket as WebSocket & { userId?: string }).userId;
-    if (userId) this.connections.remove(userId, socket);
+    this.connections.remove(socket);
   }
 
   beforeApplicationShutdown(): void {

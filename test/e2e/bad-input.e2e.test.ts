@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type TestApp } from '../support/app.js';
+import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
+
+let app: TestApp;
+let alice: TestUser;
+let bob: TestUser;
+let directId: string;
+let groupId: string;
+let messageId: string;
+
+beforeAll(async () => {
+  app = await startApp();
+  [alice, bob] = [await newUser(app), await newUser(app)];
+  directId = await newDirect(app, alice, bob);
+  groupId = await newGroup(app, alice, [bob]);
+  messageId = (await send(app, alice, directId, 'hello')).id;
+});
+
+afterAll(async () => {
+  await app.close();
+});
+
+// Bodies that name fixtures are thunks: the fixtures exist only once beforeAll has run.
+type Case = [name: string, method: 'get' | 'post' | 'patch' | 'delete', path: () => string, body: unknown, status: number];
+
+const long = (n: number) => 'x'.repeat(n);
+
+const cases: Case[] = [
+  // Auth
+  ['register: no body', 'post', () => '/api/v1/auth/register', undefined, 400],
+  ['register: short username', 'post', () => '/api/v1/auth/register', { username: 'ab', password: 'long enough' }, 400],
+  ['register: long username', 'post', () => '/api/v1/auth/register', { username: long(33), password: 'long enough' }, 400],
+  ['register: username with a space', 'post', () => '/api/v1/auth/register', { username: 'a b c', password: 'long enough' }, 400],
+  ['register: username with unicode', 'post', () => '/api/v1/auth/register', { username: 'zoë_x', password: 'long enough' }, 400],
+  ['register: short password', 'post', () => '/api/v1/auth/register', { username: 'valid_name', password: 'short' }, 400],
+  ['register: long password', 'post', () => '/api/v1/auth/register', { username: 'valid_name', password: long(129) }, 400],
+  ['register: numeric password', 'post', () => '/api/v1/auth/register', { username: 'valid_name', password: 12345678 }, 400],
+  ['register: blank displayName', 'post', () => '/api/v1/auth/register', { username: 'valid_name', password: 'long enough', displayName: '   ' }, 400],
+  ['register: unknown field', 'post', () => '/api/v1/auth/register', { username: 'valid_name', password: 'long enough', role: 'admin' }, 400],
+  ['login: missing password', 'post', () => '/api/v1/auth/login', { username: 'someone' }, 400],
+  ['login: array body', 'post', () => '/api/v1/auth/login', [], 400],
+  // Users
+  ['users: limit 0', 'get', () => '/api/v1/users?limit=0', undefined, 400],
+  ['users: limit 101', 'get', () => '/api/v1/users?limit=101', undefined, 400],
+  ['users: bad cursor', 'get', () => '/api/v1/users?cursor=@@@', undefined, 400],
+  ['users: unknown parameter', 'get', () => '/api/v1/users?sort=name', undefined, 400],
+  // Conversations
+  ['conversation: no type', 'post', () => '/api/v1/conversations', { userId: '1' }, 400],
+  ['conversation: unknown type', 'post', () => '/api/v1/conversations', { type: 'channel', userId: '1' }, 400],
+  ['direct: no userId', 'post', () => '/api/v1/conversations', { type: 'direct' }, 400],
+  ['direct: numeric userId', 'post', () => '/api/v1/conversations', { type: 'direct', userId: 1 }, 400],
+  ['direct: malformed userId', 'post', () => '/api/v1/conversations', { type: 'direct', userId: "1' OR 1=1" }, 400],
+  ['direct: with oneself', 'post', () => '/api/v1/conversations', () => ({ type: 'direct', userId: alice.id }), 400],
+  ['direct: unknown user', 'post', () => '/api/v1/conversations', { type: 'direct', userId: '999999999' }, 404],
+  ['group: no title', 'post', () => '/api/v1/conversations', { type: 'group', memberIds: [] }, 400],
+  ['group: blank title', 'post', () => '/api/v1/conversations', { type: 'group', title: '  ', memberIds: [] }, 400],
+  ['group: long title', 'post', () => '/api/v1/conversations', { type: 'group', title: long(201), memberIds: [] }, 400],
+  ['group: memberIds not an array', 'post', () => '/api/v1/conversations', { type: 'group', title: 't', memberIds: '2' }, 400],
+  ['group: memberIds with a number', 'post', () => '/api/v1/conversations', { type: 'group', title: 't', memberIds: [2] }, 400],
+  ['group: unknown member', 'post', () => '/api/v1/conversations', { type: 'group', title: 't', memberIds: ['999999999'] }, 400],
+  ['group: unknown field', 'post', () => '/api/v1/conversations', { type: 'group', title: 't', memberIds: [], ownerId: '1' }, 400],
+  ['list: limit not a number', 'get', () => '/api/v1/conversations?limit=ten', undefined, 400],
+  ['list: tampered cursor', 'get', () => `/api/v1/conversations?cursor=${Buffer.from('["x","1"]').toString('base64url')}`, undefined, 400],
+  ['members: empty list', 'post', () => `/api/v1/conversations/${groupId}/members`, { userIds: [] }, 400],
+  ['members: not ids', 'post', () => `/api/v1/conversations/${groupId}/members`, { userIds: [{}] }, 400],
+  ['members: unknown user', 'post', () => `/api/v1/conversations/${groupId}/members`, { userIds: ['999999999'] }, 400],
+  ['remove: malformed user id', 'delete', () => `/api/v1/conversations/${groupId}/members/abc`, undefined, 404],
+  ['remove: not a member', 'delete', () => `/api/v1/conversations/${groupId}/members/999999999`, undefined, 404],
+  ['read: no seq', 'post', () => `/api/v1/conversations/${directId}/read`, {}, 400],
+  ['read: negative seq', 'post', () => `/api/v1/conversations/${directId}/read`, { seq: -1 }, 400],
+  ['read: fractional seq', 'post', () => `/api/v1/conversations/${directId}/read`, { seq: 1.5 }, 400],
+  ['read: string seq', 'post', () => `/api/v1/conversations/${directId}/read`, { seq: '1' }, 400],
+  ['read: huge seq', 'post', () => `/api/v1/conversations/${directId}/read`, { seq: 1e300 }, 400],
+  ['conversation: malformed id', 'get', () => '/api/v1/conversations/abc', undefined, 404],
+  ['conversation: negative id', 'get', () => '/api/v1/conversations/-1', undefined, 404],
+  ['conversation: id past bigint', 'get', () => '/api/v1/conversations/99999999999999999999999', undefined, 404],
+  // History and changes
+  ['history: before=abc', 'get', () => `/api/v1/conversations/${directId}/messages?before=abc`, undefined, 400],
+  ['history: after=-1', 'get', () => `/api/v1/conversations/${directId}/messages?after=-1`, undefined, 400],
+  ['history: limit=0', 'get', () => `/api/v1/conversations/${directId}/messages?limit=0`, undefined, 400],
+  ['history: limit=101', 'get', () => `/api/v1/conversations/${directId}/messages?limit=101`, undefined, 400],
+  ['history: limit=1.5', 'get', () => `/api/v1/conversations/${directId}/messages?limit=1.5`, undefined, 400],
+  ['history: before past 2^53', 'get', () => `/api/v1/conversations/${directId}/messages?before=99999999999999999999`, undefined, 400],
+  ['history: unknown parameter', 'get', () => `/api/v1/conversations/${directId}/messages?page=2`, undefined, 400],
+  ['changes: no since', 'get', () => `/api/v1/conversations/${directId}/changes`, undefined, 400],
+  // Messages
+  ['send: no body', 'post', () => '/api/v1/messages', undefined, 400],
+  ['send: empty object', 'post', () => '/api/v1/messages', {}, 400],
+  ['send: no target', 'post', () => '/api/v1/messages', { body: 'hi' }, 400],
+  ['send: both targets', 'post', () => '/api/v1/messages', () => ({ conversationId: directId, recipientId: bob.id, body: 'hi' }), 400],
+  ['send: empty body', 'post', () => '/api/v1/messages', () => ({ conversationId: directId, body: '' }), 400],
+  ['send: whitespace body', 'post', () => '/api/v1/messages', () => ({ conversationId: directId, body: ' \n\t ' }), 400],
+  ['send: body too long', 'post', () => '/api/v1/messages', () => ({ conversationId: directId, body: long(4001) }), 400],
+  ['send: numeric body', 'post', () => '/api/v1/messages', () => ({ conversationId: directId, body: 42 }), 400],
+  ['send: object body', 'post', () => '/api/v1/messages', () => ({ conversationId: directId, body: { text: 'hi' } }), 400],
+  ['send: null body', 'post', () => '/api/v1/messages', () => ({ conversationId: directId, body: null }), 400],
+  ['send: numeric conversationId', 'post', () => '/api/v1/messages', { conversationId: 1, body: 'hi' }, 400],
+  ['send: malformed conversationId', 'post', () => '/api/v1/messages', { conversationId: 'abc', body: 'hi' }, 400],
+  ['send: unknown conversation', 'post', () => '/api/v1/messages', { conversationId: '999999999', body: 'hi' }, 404],
+  ['send: unknown recipient', 'post', () => '/api/v1/messages', { recipientId: '999999999', body: 'hi' }, 404],
+  ['send: recipient is oneself', 'post', () => '/api/v1/messages', () => ({ recipientId: alice.id, body: 'hi' }), 400],
+  ['send: empty clientMessageId', 'post', () => '/api/v1/messages', () => ({ conversationId: directId, body: 'hi', clientMessageId: '' }), 400],
+  ['send: long clientMessageId', 'post', () => '/api/v1/messages', () => ({ conversationId: directId, body: 'hi', clientMessageId: long(101) }), 400],
+  ['send: unknown field', 'post', () => '/api/v1/messages', () => ({ conversationId: directId, body: 'hi', seq: 7 }), 400],
+  ['send: prototype pollution', 'post', () => '/api/v1/messages', JSON.parse('{"conversationId":"1","body":"hi","__proto__":{"admin":true}}'), 400],
+  ['get: malformed id', 'get', () => '/api/v1/messages/1.5', undefined, 404],
+  ['get: unknown id', 'get', () => '/api/v1/messages/999999999', undefined, 404],
+  ['edit: empty body', 'patch', () => `/api/v1/messages/${messageId}`, { body: '   ' }, 400],
+  ['edit: unknown field', 'patch', () => `/api/v1/messages/${messageId}`, () => ({ body: 'x', senderId: bob.id }), 400],
+  ['edit: malformed id', 'patch', () => '/api/v1/messages/abc', { body: 'x' }, 404],
+  ['delete: malformed id', 'delete', () => '/api/v1/messages/0', undefined, 404],
+  ['unknown route', 'get', () => '/api/v1/nothing-here', undefined, 404],
+];
+
+describe('bad input gets a clear 4xx in the contract’s error shape', () => {
+  it.each(cases)('%s → %i', async (_name, method, path, bodyOrThunk, status) => {
+    const body = typeof bodyOrThunk === 'function' ? bodyOrThunk() : bodyOrThunk;
+    const request = app.http()[method](path()).set(alice.auth);
+    const response = body === undefined ? await request : await request.send(body as object);
+    expect(response.status).toBe(status);
+    expect(response.body).toEqual({
+      statusCode: status,
+      error: expect.any(String),
+      message: expect.anything(),
+    });
+    expect(JSON.stringify(response.body)).not.toMatch(/at \w+ \(|node_modules|SELECT|INSERT|QueryFailedError/);
+  });
+
+  it('rejects malformed JSON, a non-JSON content type and an oversized body', async () => {
+    const malformed = await app.http().post('/api/v1/messages').set(alice.auth).set('Content-Type', 'application/json').send('{"body": ');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+
+    const text = await app.http().post('/api/v1/messages').set(alice.auth).set('Content-Type', 'text/plain').send('hello');
+    expect(text.status).toBe(415);
+    expect(text.body).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' });
+
+    const huge = await app.http().post('/api/v1/messages').set(alice.auth).send({ conversationId: directId, body: long(200_000) });
+    expect(huge.status).toBe(413);
+    expect(huge.body).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
+  });
+
+  it('changed nothing while refusing all of the above', async () => {
+    const history = await app.http().get(`/api/v1/conversations/${directId}/messages`).set(alice.auth);
+    expect(history.body.items.map((m: { body: string }) => m.body)).toEqual(['hello']);
+  });
+});

@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type TestApp } from '../support/app.js';
+import { newDirect, newUser, send } from '../support/factories.js';
+import { forMessage, HandshakeRefused, TestSocket } from '../support/ws-client.js';
+
+let app: TestApp;
+
+beforeAll(async () => {
+  app = await startApp({ ALLOWED_ORIGINS: 'https://chat.example.com', WS_MAX_FRAME_BYTES: '1024' });
+});
+
+afterAll(async () => {
+  await app.close();
+});
+
+async function refusal(options: Parameters<typeof TestSocket.open>[1], url = app.wsUrl): Promise<number> {
+  try {
+    const socket = await TestSocket.open(url, options);
+    socket.close();
+    return 101;
+  } catch (error) {
+    if (error instanceof HandshakeRefused) return error.status;
+    throw error;
+  }
+}
+
+describe('handshake', () => {
+  it('accepts a bearer token and sends ready first', async () => {
+    const user = await newUser(app);
+    const socket = await TestSocket.open(app.wsUrl, { token: user.token });
+    expect(await socket.next(() => true)).toEqual({ type: 'ready', userId: user.id });
+    socket.close();
+  });
+
+  it('refuses handshakes without valid credentials with 401', async () => {
+    expect(await refusal({})).toBe(401);
+    expect(await refusal({ token: 'garbage' })).toBe(401);
+    expect(await refusal({ ticket: 'not-a-ticket' })).toBe(401);
+  });
+
+  it('accepts a ticket exactly once', async () => {
+    const user = await newUser(app);
+    const { body } = await app.http().post('/api/v1/auth/ws-ticket').set(user.auth);
+    const socket = await TestSocket.connect(app.wsUrl, { ticket: body.ticket });
+    expect(await refusal({ ticket: body.ticket })).toBe(401);
+    socket.close();
+  });
+
+  it('refuses an expired ticket', async () => {
+    const user = await newUser(app);
+    const { body } = await app.http().post('/api/v1/auth/ws-ticket').set(user.auth);
+    const { DataSource } = await import('typeorm');
+    await app.app.get(DataSource).query(`UPDATE ws_tickets SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [user.id]);
+    expect(await refusal({ ticket: body.ticket })).toBe(401);
+  });
+
+  it('checks Origin against ALLOWED_ORIGINS (cross-site WebSocket hijacking)', async () => {
+    const user = await newUser(app);
+    expect(await refusal({ token: user.token, origin: 'https://evil.example.net' })).toBe(403);
+    const allowed = await TestSocket.connect(app.wsUrl, { token: user.token, origin: 'https://chat.example.com' });
+    allowed.close();
+  });
+
+  it('serves the socket only at /ws', async () => {
+    const user = await newUser(app);
+    await expect(TestSocket.open(app.wsUrl.replace('/ws', '/other'), { token: user.token })).rejects.toBeDefined();
+  });
+});
+
+describe('frames from clients', () => {
+  it('answers ping with pong', async () => {
+    const socket = await TestSocket.connect(app.wsUrl, { token: (await newUser(app)).token });
+    socket.send(JSON.stringify({ type: 'ping' }));
+    expect(await socket.next((f) => f.type === 'pong')).toEqual({ type: 'pong' });
+    socket.close();
+  });
+
+  it.each([
+    ['text that is not JSON', 'hello', 1007],
+    ['JSON that is not an object', '[1,2,3]', 1007],
+    ['an object without a type', '{"kind":"ping"}', 1007],
+    ['a binary frame', Buffer.from([1, 2, 3]), 1003],
+    ['a frame over the size limit', JSON.stringify({ type: 'ping', pad: 'x'.repeat(2000) }), 1009],
+  ])('closes only the socket that sends %s', async (_case, data, code) => {
+    const user = await newUser(app);
+    const peer = await newUser(app);
+    const conversationId = await newDirect(app, peer, user);
+    const offender = await TestSocket.connect(app.wsUrl, { token: user.token });
+    const bystander = await TestSocket.connect(app.wsUrl, { token: user.token });
+
+    offender.send(data);
+    expect(await offender.waitForClose()).toBe(code);
+
+    const message = await send(app, peer, conversationId, 'still here?');
+    await bystander.next(forMessage(message.id, 'message.created'));
+    bystander.send(JSON.stringify({ type: 'ping' }));
+    await bystander.next((f) => f.type === 'pong');
+    bystander.close();
+  });
+
+  it('ignores unknown frame types (newer clients, older servers)', async () => {
+    const socket = await TestSocket.connect(app.wsUrl, { token: (await newUser(app)).token });
+    socket.send(JSON.stringify({ type: 'typing', conversationId: '1' }));
+    socket.send(JSON.stringify({ type: 'ping' }));
+    await socket.next((f) => f.type === 'pong');
+    expect(socket.closeCode).toBeUndefined();
+    socket.close();
+  });
+});
+
+describe('slow consumers', () => {
+  it('closes a socket whose unsent data passes the limit, leaving others alone', async () => {
+    const small = await startApp({ WS_MAX_BUFFERED_BYTES: '65536' });
+    try {
+      const [sender, reader] = [await newUser(small), await newUser(small)];
+      const conversationId = await newDirect(small, sender, reader);
+      const slow = await TestSocket.connect(small.wsUrl, { token: reader.token });
+      const healthy = await TestSocket.connect(small.wsUrl, { token: reader.token });
+      // Stop reading from the TCP socket: once the kernel's buffers are full, the server's
+      // own send buffer for it can only grow.
+      (slow.socket as unknown as { _socket: import('node:net').Socket })._socket.pause();
+      const { Notifier } = await import('../../src/notifications/notifier.js');
+      const { ConnectionRegistry } = await import('../../src/notifications/connection-registry.js');
+      const notifier = small.app.get(Notifier);
+      const registry = small.app.get(ConnectionRegistry);
+      let closed = false;
+      // Frames carry ids, so it takes many to fill the loopback buffers; publish them directly.
+      for (let batch = 0; batch < 500 && !closed; batch++) {
+        for (let i = 0; i < 1000; i++) {
+          notifier.publish([reader.id], { type: 'conversation.updated', conversationId });
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+        closed = registry.size < 2;
+      }
+      expect(closed).toBe(true);
+      const last = await send(small, sender, conversationId, 'after');
+      await healthy.next(forMessage(last.id, 'message.created'), 20_000);
+      healthy.close();
+      slow.socket.terminate();
+    } finally {
+      await small.close();
+    }
+  });
+});
