@@ -9,6 +9,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Each e2e file boots its own app on port 0; two at a time suits a 2-core machine.
     maxWorkers: 2,
-    reporters: ['default'],
+    // The JSON report lets .ci/run print one closing 'N passed, N failed' line.
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
   },
 });
