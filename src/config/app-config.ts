@@ -12,6 +12,8 @@ export interface AppConfig {
   dataDir: string;
   databasePoolSize: number;
   redisUrl: string | undefined;
+  /** Namespaces Parley's channels, so several installations can share one Redis. */
+  redisChannelPrefix: string;
   jwtSecret: string;
   accessTokenTtlSeconds: number;
   /** Unset: any origin may open /ws and call the API from a browser. */
@@ -68,6 +70,14 @@ function origins(env: Env): string[] | undefined {
   });
 }
 
+function channelPrefix(env: Env): string {
+  const prefix = env.REDIS_CHANNEL_PREFIX || 'parley';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
+    throw new ConfigError('REDIS_CHANNEL_PREFIX must be 1–64 of A-Z a-z 0-9 _ . -');
+  }
+  return prefix;
+}
+
 /** Reads and validates the whole configuration once, at start-up. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = env.NODE_ENV || 'development';
@@ -99,6 +109,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dataDir: env.DATA_DIR || './data',
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisChannelPrefix: channelPrefix(env),
     jwtSecret,
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 12 * 3600, 60, 30 * 24 * 3600),
     allowedOrigins: origins(env),

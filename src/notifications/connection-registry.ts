@@ -30,8 +30,16 @@ export class ConnectionRegistry {
     const sockets = userId === undefined ? undefined : this.socketsByUser.get(userId);
     if (!sockets?.delete(socket)) return;
     this.count--;
-    if (sockets.size === 0) this.socketsByUser.delete(userId!);
+    if (sockets.size > 0) return;
+    this.socketsByUser.delete(userId!);
+    this.onUserGone?.(userId!);
   }
+
+  /**
+   * Told when a user's last socket here goes, however it went (closed, or dropped as a slow
+   * consumer). A callback rather than an injected Notifier: the Notifier depends on this class.
+   */
+  onUserGone?: (userId: string) => void;
 
   has(userId: string): boolean {
     return this.socketsByUser.has(userId);
@@ -39,17 +47,27 @@ export class ConnectionRegistry {
 
   /** Sends one frame to every local socket of these users, serialising it once. */
   deliver(userIds: readonly string[], frame: ServerFrame): number {
-    let data: string | undefined;
+    const data = JSON.stringify(frame);
     let sent = 0;
-    for (const userId of userIds) {
-      const sockets = this.socketsByUser.get(userId);
-      if (!sockets) continue;
-      data ??= JSON.stringify(frame);
-      for (const socket of sockets) {
-        if (this.send(socket, data)) sent++;
-      }
+    for (const userId of userIds) sent += this.deliverSerialized(userId, data);
+    return sent;
+  }
+
+  /** Sends an already serialised frame to every local socket of one user. */
+  deliverSerialized(userId: string, data: string): number {
+    const sockets = this.socketsByUser.get(userId);
+    if (!sockets) return 0;
+    let sent = 0;
+    for (const socket of sockets) {
+      if (this.send(socket, data)) sent++;
     }
     return sent;
+  }
+
+  /** Sends a frame to every local socket. */
+  broadcast(frame: ServerFrame): void {
+    const data = JSON.stringify(frame);
+    for (const userId of this.socketsByUser.keys()) this.deliverSerialized(userId, data);
   }
 
   sendTo(socket: WebSocket, frame: ServerFrame): void {

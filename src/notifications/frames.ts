@@ -28,11 +28,25 @@ export interface ConversationReadFrame {
   lastReadSeq: number;
 }
 
+/**
+ * Beyond the contract: this connection may have missed notifications (the fan-out between
+ * instances was interrupted). Run the catch-up procedure, as after a reconnect.
+ */
+export interface ResyncFrame {
+  type: 'resync';
+}
+
 export interface PongFrame {
   type: 'pong';
 }
 
-export type ServerFrame = ReadyFrame | MessageFrame | ConversationUpdatedFrame | ConversationReadFrame | PongFrame;
+export type ServerFrame =
+  | ReadyFrame
+  | MessageFrame
+  | ConversationUpdatedFrame
+  | ConversationReadFrame
+  | ResyncFrame
+  | PongFrame;
 
 export interface PingFrame {
   type: 'ping';

@@ -14,6 +14,9 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { UsersService } from '../users/users.service.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { CloseCode } from './frames.js';
+import { Notifier } from './notifier.js';
+
+const WATCH_TIMEOUT_MS = 2000;
 
 type AuthenticatedRequest = IncomingMessage & { parleyUser?: AuthUser };
 type VerifyCallback = (result: boolean, code?: number, message?: string) => void;
@@ -41,7 +44,10 @@ export class NotificationsGateway
     private readonly tokens: TokenService,
     private readonly users: UsersService,
     private readonly connections: ConnectionRegistry,
-  ) {}
+    private readonly notifier: Notifier,
+  ) {
+    connections.onUserGone = (userId) => notifier.unwatch(userId);
+  }
 
   afterInit(server: WebSocketServer): void {
     // `ws` reads these per handshake, so they can be set here, where the configuration is known.
@@ -51,7 +57,7 @@ export class NotificationsGateway
     this.heartbeat.unref();
   }
 
-  handleConnection(socket: WebSocket, request: AuthenticatedRequest): void {
+  async handleConnection(socket: WebSocket, request: AuthenticatedRequest): Promise<void> {
     const user = request.parleyUser;
     if (!user) {
       socket.close(CloseCode.Unauthorized, 'unauthorized');
@@ -60,14 +66,27 @@ export class NotificationsGateway
     this.liveness.set(socket, { alive: true });
     socket.on('pong', () => this.markAlive(socket));
     socket.on('message', (data, isBinary) => this.handleFrame(socket, data, isBinary));
-    // Registered before `ready` is sent: a client that has seen `ready` misses no notification.
+    // Registered (and, across instances, subscribed) before `ready` is sent: a client that has
+    // seen `ready` misses no notification published after it.
     this.connections.add(user.id, socket);
+    await this.watch(user.id);
     this.connections.sendTo(socket, { type: 'ready', userId: user.id });
     void this.users.touchLastSeen(user.id).catch(() => undefined);
   }
 
   handleDisconnect(socket: WebSocket): void {
     this.connections.remove(socket);
+  }
+
+  /**
+   * A transport that cannot subscribe now (Redis down) must not hold the client: it gets
+   * `ready`, and a `resync` frame once the transport is back.
+   */
+  private async watch(userId: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, WATCH_TIMEOUT_MS)));
+    await Promise.race([this.notifier.watch(userId).catch(() => undefined), timeout]);
+    clearTimeout(timer);
   }
 
   beforeApplicationShutdown(): void {

@@ -1,14 +1,26 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { UsersModule } from '../users/users.module.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { LocalNotifier } from './local-notifier.js';
 import { NotificationsGateway } from './notifications.gateway.js';
 import { Notifier } from './notifier.js';
+import { RedisNotifier } from './redis-notifier.js';
 
 @Module({
   imports: [AuthModule, UsersModule],
-  providers: [ConnectionRegistry, NotificationsGateway, { provide: Notifier, useClass: LocalNotifier }],
+  providers: [
+    ConnectionRegistry,
+    NotificationsGateway,
+    {
+      // One instance fans out in-process; several share Redis (REDIS_URL).
+      provide: Notifier,
+      inject: [APP_CONFIG, ConnectionRegistry],
+      useFactory: (config: AppConfig, connections: ConnectionRegistry) =>
+        config.redisUrl ? new RedisNotifier(config, connections) : new LocalNotifier(connections),
+    },
+  ],
   exports: [Notifier, ConnectionRegistry],
 })
 export class NotificationsModule {}

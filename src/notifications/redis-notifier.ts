@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { ConnectionRegistry } from './connection-registry.js';
+import type { ServerFrame } from './frames.js';
+import { Notifier } from './notifier.js';
+
+/**
+ * Fan-out across instances through Redis pub/sub, one channel per user (`<prefix>:u:<id>`).
+ * An instance subscribes only to the users it holds sockets for, so it receives only the
+ * frames it will deliver, not every event of the installation. Publishing to N users costs N
+ * pipelined PUBLISHes; a user held nowhere costs Redis one lookup.
+ *
+ * Payloads are `<origin instance id>|<frame JSON>` (or `|close:<code>:<reason>`), so a
+ * receiver routes a frame without parsing it. The publishing instance delivers to its own
+ * sockets directly and skips its own echo, so users on the same instance are still notified
+ * while Redis is down. When the subscription comes back after an outage, every local socket
+ * gets `{"type":"resync"}`: it may have missed frames, and catches up by seq.
+ */
+@Injectable()
+export class RedisNotifier extends Notifier implements OnApplicationShutdown {
+  private readonly logger = new Logger(RedisNotifier.name);
+  private readonly instanceId = randomUUID();
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
+  private readonly watched = new Map<string, Promise<void>>();
+  private readonly prefix: string;
+  private subscriptionLost = false;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly connections: ConnectionRegistry,
+  ) {
+    super();
+    this.prefix = `${config.redisChannelPrefix}:u:`;
+    // No offline queue for publishing: while Redis is down a publish fails at once instead of
+    // piling up in memory; clients recover what they missed through seq.
+    this.publisher = new Redis(config.redisUrl!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+    this.subscriber = new Redis(config.redisUrl!, { maxRetriesPerRequest: null });
+    for (const [name, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
+      client.on('error', (error) => this.logger.warn(`Redis ${name}: ${error.message}`));
+    }
+    this.subscriber.on('close', () => {
+      if (this.watched.size > 0) this.subscriptionLost = true;
+    });
+    // ioredis re-subscribes every channel by itself on reconnect.
+    this.subscriber.on('ready', () => {
+      if (!this.subscriptionLost) return;
+      this.subscriptionLost = false;
+      this.logger.log('Redis subscription restored; asking local clients to resync');
+      this.connections.broadcast({ type: 'resync' });
+    });
+    this.subscriber.on('message', (channel: string, payload: string) => this.receive(channel, payload));
+  }
+
+  publish(userIds: readonly string[], frame: ServerFrame): void {
+    const data = JSON.stringify(frame);
+    for (const userId of userIds) this.connections.deliverSerialized(userId, data);
+    this.send(userIds, `${this.instanceId}|${data}`);
+  }
+
+  disconnectUser(userId: string, code: number, reason: string): void {
+    this.connections.disconnect(userId, code, reason);
+    this.send([userId], `${this.instanceId}|close:${code}:${reason}`);
+  }
+
+  override watch(userId: string): Promise<void> {
+    let subscribed = this.watched.get(userId);
+    if (!subscribed) {
+      subscribed = this.subscriber.subscribe(this.prefix + userId).then(() => undefined);
+      // A failed subscribe is retried by ioredis on reconnect; keep the entry so it is undone later.
+      subscribed.catch(() => undefined);
+      this.watched.set(userId, subscribed);
+    }
+    return subscribed;
+  }
+
+  override unwatch(userId: string): void {
+    if (!this.watched.delete(userId)) return;
+    this.subscriber.unsubscribe(this.prefix + userId).catch(() => undefined);
+  }
+
+  override async isHealthy(): Promise<boolean> {
+    if (this.publisher.status !== 'ready' || this.subscriber.status !== 'ready') return false;
+    try {
+      return (await this.publisher.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.publisher.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  private send(userIds: readonly string[], payload: string): void {
+    if (userIds.length === 0) return;
+    const pipeline = this.publisher.pipeline();
+    for (const userId of userIds) pipeline.publish(this.prefix + userId, payload);
+    pipeline.exec().catch((error: Error) => this.logger.warn(`Redis publish failed: ${error.message}`));
+  }
+
+  private receive(channel: string, payload: string): void {
+    const separator = payload.indexOf('|');
+    if (payload.slice(0, separator) === this.instanceId) return;
+    const userId = channel.slice(this.prefix.length);
+    const body = payload.slice(separator + 1);
+    if (body.startsWith('{')) {
+      this.connections.deliverSerialized(userId, body);
+    } else if (body.startsWith('close:')) {
+      const [, code, ...reason] = body.split(':');
+      this.connections.disconnect(userId, Number(code), reason.join(':'));
+    }
+  }
+}

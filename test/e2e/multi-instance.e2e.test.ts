@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import type { TestApp } from '../support/app.js';
+import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
+import { startRedis, startService, type ServiceProcess } from '../support/processes.js';
+import { forMessage, TestSocket } from '../support/ws-client.js';
+
+/**
+ * Two instances of the built service, as separate processes on their own ports, sharing one
+ * PostgreSQL and one Redis: the deployment of the README's "several instances".
+ */
+const JWT_SECRET = 'multi-instance-secret-long-enough-00000';
+const sharedRedis = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+
+function envFor(redisUrl: string, prefix: string): Record<string, string> {
+  return { DATABASE_URL: inject('databaseUrl'), REDIS_URL: redisUrl, REDIS_CHANNEL_PREFIX: prefix, JWT_SECRET };
+}
+
+/** The factories take a TestApp; a process only needs `http`. */
+const asApp = (service: ServiceProcess) => service as unknown as TestApp;
+
+const sockets: TestSocket[] = [];
+async function connect(service: ServiceProcess, user: TestUser): Promise<TestSocket> {
+  const socket = await TestSocket.connect(service.wsUrl, { token: user.token });
+  sockets.push(socket);
+  return socket;
+}
+
+afterEach(() => {
+  for (const socket of sockets.splice(0)) socket.close();
+});
+
+describe('two instances sharing PostgreSQL and Redis', () => {
+  let one: ServiceProcess;
+  let two: ServiceProcess;
+  let prefix: string;
+
+  beforeAll(async () => {
+    prefix = `t${randomBytes(4).toString('hex')}`;
+    [one, two] = await Promise.all([startService(envFor(sharedRedis, prefix)), startService(envFor(sharedRedis, prefix))]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([one?.kill(), two?.kill()]);
+  });
+
+  it('delivers direct messages across instances, exactly once to every connection', async () => {
+    const [alice, bob] = [await newUser(asApp(one)), await newUser(asApp(two))];
+    const aliceHere = await connect(one, alice);
+    const aliceThere = await connect(two, alice);
+    const bobThere = await connect(two, bob);
+    const bobHere = await connect(one, bob);
+
+    const posted = await one.http().post('/api/v1/messages').set(alice.auth).send({ recipientId: bob.id, body: 'across' });
+    expect(posted.status).toBe(201);
+    for (const socket of [aliceHere, aliceThere, bobThere, bobHere]) {
+      const frames = await socket.collect(forMessage(posted.body.id), 400);
+      expect(frames).toEqual([{ type: 'message.created', id: posted.body.id, conversationId: posted.body.conversationId, seq: 1, changeSeq: 1 }]);
+    }
+    // Bob reads it from the other instance.
+    expect((await two.http().get(`/api/v1/messages/${posted.body.id}`).set(bob.auth)).body.body).toBe('across');
+  });
+
+  it('fans group messages out to members on both instances, exactly once each', async () => {
+    const owner = await newUser(asApp(one));
+    const members = [await newUser(asApp(one)), await newUser(asApp(two)), await newUser(asApp(two))];
+    const groupId = await newGroup(asApp(one), owner, members);
+    const listeners = [
+      await connect(one, owner),
+      await connect(two, owner),
+      await connect(one, members[0]),
+      await connect(two, members[1]),
+      await connect(one, members[2]),
+      await connect(two, members[2]),
+    ];
+    const messages = [await send(asApp(two), members[1], groupId, 'one'), await send(asApp(one), owner, groupId, 'two')];
+    for (const socket of listeners) {
+      const frames = await socket.collect((f) => f.type === 'message.created', 400);
+      expect(frames.map((f) => 'id' in f && f.id)).toEqual(messages.map((m) => m.id));
+    }
+  });
+
+  it('subscribes each instance only to the users it holds sockets for', async () => {
+    const redis = new Redis(sharedRedis);
+    try {
+      const subscribers = async (userId: string) =>
+        Number(((await redis.pubsub('NUMSUB', `${prefix}:u:${userId}`)) as [string, number])[1]);
+      const [here, there, offline] = [await newUser(asApp(one)), await newUser(asApp(two)), await newUser(asApp(one))];
+      const hereSocket = await connect(one, here);
+      await connect(one, here);
+      await connect(two, there);
+      // One subscription per user per instance, however many sockets; none for a user held nowhere.
+      expect(await subscribers(here.id)).toBe(1);
+      expect(await subscribers(there.id)).toBe(1);
+      expect(await subscribers(offline.id)).toBe(0);
+      await connect(two, here);
+      expect(await subscribers(here.id)).toBe(2);
+      for (const socket of sockets.splice(0)) socket.close();
+      await hereSocket.waitForClose().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await subscribers(here.id)).toBe(0);
+      expect(await subscribers(there.id)).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('sees membership changes on every instance at once', async () => {
+    const [owner, joiner] = [await newUser(asApp(one)), await newUser(asApp(two))];
+    const groupId = await newGroup(asApp(one), owner, []);
+    const joinerSocket = await connect(two, joiner);
+
+    await one.http().post(`/api/v1/conversations/${groupId}/members`).set(owner.auth).send({ userIds: [joiner.id] });
+    await joinerSocket.next((f) => f.type === 'conversation.updated' && f.conversationId === groupId);
+    const welcome = await send(asApp(one), owner, groupId, 'welcome');
+    await joinerSocket.next(forMessage(welcome.id, 'message.created'));
+
+    await one.http().delete(`/api/v1/conversations/${groupId}/members/${joiner.id}`).set(owner.auth);
+    await joinerSocket.next((f) => f.type === 'conversation.updated' && f.conversationId === groupId);
+    const after = await send(asApp(one), owner, groupId, 'after');
+    expect(await joinerSocket.collect(forMessage(after.id), 300)).toEqual([]);
+  });
+});
+
+describe('losing an instance or Redis', () => {
+  it('keeps serving on the other instance when one is killed', async () => {
+    const prefix = `t${randomBytes(4).toString('hex')}`;
+    const [one, two] = await Promise.all([startService(envFor(sharedRedis, prefix)), startService(envFor(sharedRedis, prefix))]);
+    try {
+      const [alice, bob] = [await newUser(asApp(one)), await newUser(asApp(two))];
+      const conversationId = await newDirect(asApp(one), alice, bob);
+      const bobOnTwo = await connect(two, bob);
+      await one.kill('SIGKILL');
+      const message = await send(asApp(two), alice, conversationId, 'still here');
+      await bobOnTwo.next(forMessage(message.id, 'message.created'));
+    } finally {
+      await Promise.all([one.kill(), two.kill()]);
+    }
+  });
+
+  it('keeps accepting messages while Redis is down, then resumes fan-out and asks clients to resync', async () => {
+    const redis = await startRedis();
+    const prefix = `t${randomBytes(4).toString('hex')}`;
+    const [one, two] = await Promise.all([startService(envFor(redis.url, prefix)), startService(envFor(redis.url, prefix))]);
+    try {
+      const [alice, bob] = [await newUser(asApp(one)), await newUser(asApp(two))];
+      const conversationId = await newDirect(asApp(one), alice, bob);
+      const aliceOnOne = await connect(one, alice);
+      const bobOnTwo = await connect(two, bob);
+      const before = await send(asApp(one), alice, conversationId, 'before the outage');
+      await bobOnTwo.next(forMessage(before.id, 'message.created'));
+
+      await redis.stop();
+      // POST still commits and answers 201; a user on the same instance is still notified.
+      const during = await send(asApp(one), alice, conversationId, 'during the outage');
+      await aliceOnOne.next(forMessage(during.id, 'message.created'));
+      expect(await bobOnTwo.collect(forMessage(during.id), 300)).toEqual([]);
+
+      const restarted = await startRedis(redis.port);
+      try {
+        // Both instances reconnect by themselves and tell their clients to catch up.
+        await bobOnTwo.next((f) => f.type === 'resync', 15_000);
+        const caughtUp = await two
+          .http()
+          .get(`/api/v1/conversations/${conversationId}/messages`)
+          .query({ after: before.seq })
+          .set(bob.auth);
+        expect(caughtUp.body.items.map((m: { id: string }) => m.id)).toEqual([during.id]);
+
+        const afterwards = await send(asApp(one), alice, conversationId, 'after the outage');
+        await bobOnTwo.next(forMessage(afterwards.id, 'message.created'), 10_000);
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      await Promise.all([one.kill(), two.kill()]);
+    }
+  });
+});
