@@ -11,7 +11,9 @@ export function typeOrmOptions(url: string, poolSize: number): DataSourceOptions
     migrations,
     migrationsTableName: 'migrations',
     synchronize: false,
-    logging: ['error'],
+    // Off: TypeORM's error log prints query parameters (password hashes among them). Failures
+    // surface as exceptions, which the HTTP filter logs without their parameters.
+    logging: false,
     extra: {
       max: poolSize,
       // Fail fast instead of queueing forever when the database is unreachable.
