@@ -1,5 +1,6 @@
 import { ValidationPipe } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
+import helmet from '@fastify/helmet';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
@@ -13,14 +14,17 @@ const BODY_LIMIT_BYTES = 64 * 1024;
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
-    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES }),
+    // Fastify accepts a hop count for trustProxy at run time; its types omit the number form.
+    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy: config.trustProxy as boolean | string }),
     { logger: config.nodeEnv === 'test' ? ['error', 'warn'] : undefined },
   );
-  configureApp(app, config);
+  await configureApp(app, config);
   return app;
 }
 
-export function configureApp(app: NestFastifyApplication, config: AppConfig): void {
+export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  // Security headers (CSP, frame-ancestors, nosniff, HSTS, referrer policy, …).
+  await app.register(helmet);
   // The API speaks JSON only: any other body type is a 415, not a string to validate.
   app.getHttpAdapter().getInstance().removeContentTypeParser('text/plain');
   app.useWebSocketAdapter(new ParleyWsAdapter(app));

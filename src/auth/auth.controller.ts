@@ -5,6 +5,7 @@ import { CurrentUser } from './current-user.decorator.js';
 import { LoginDto } from './dto/login.dto.js';
 import { RegisterDto } from './dto/register.dto.js';
 import { Public } from './public.decorator.js';
+import { RateLimited } from '../rate-limit/rate-limit.decorator.js';
 import { TokenService } from './token.service.js';
 
 @Controller('api/v1/auth')
@@ -15,12 +16,14 @@ export class AuthController {
   ) {}
 
   @Public()
+  @RateLimited('register')
   @Post('register')
   register(@Body() dto: RegisterDto) {
     return this.auth.register(dto);
   }
 
   @Public()
+  @RateLimited('login')
   @Post('login')
   @HttpCode(200)
   login(@Body() dto: LoginDto) {

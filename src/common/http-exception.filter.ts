@@ -21,11 +21,12 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
-    const body = this.toBody(exception);
-    if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
+    const body = isDatabaseUnavailable(exception) ? DATABASE_UNAVAILABLE : this.toBody(exception);
+    if (body.statusCode === 500 && !(exception instanceof HttpException)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
     const response = host.switchToHttp().getResponse();
+    if (body === DATABASE_UNAVAILABLE) this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', '1');
     this.adapterHost.httpAdapter.reply(response, body, body.statusCode);
   }
 
@@ -52,4 +53,26 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const statusCode = HttpStatus.INTERNAL_SERVER_ERROR;
     return { statusCode, error: STATUS_CODES[statusCode]!, message: 'Internal server error' };
   }
+}
+
+const DATABASE_UNAVAILABLE: ErrorBody = {
+  statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+  error: 'Service Unavailable',
+  message: 'The database is unavailable; try again shortly',
+};
+
+// Connection-level failures: class 08 (connection exception), 57P0x (the server is shutting
+// down or restarting), and the driver's own errors for a refused, dropped or timed-out connection.
+const CONNECTION_FAILURE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03']);
+const CONNECTION_FAILURE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused/i;
+
+/** Whether an error means "PostgreSQL cannot be reached right now" (answered 503, not 500). */
+export function isDatabaseUnavailable(exception: unknown): boolean {
+  const error = exception as { code?: string; message?: string; driverError?: { code?: string; message?: string } };
+  const candidates = [error, error?.driverError].filter(Boolean) as { code?: string; message?: string }[];
+  return candidates.some(
+    (candidate) =>
+      (candidate.code !== undefined && (CONNECTION_FAILURE_CODES.has(candidate.code) || candidate.code.startsWith('08'))) ||
+      CONNECTION_FAILURE_MESSAGES.test(candidate.message ?? ''),
+  );
 }

@@ -27,6 +27,44 @@ export interface AppConfig {
   /** A socket whose unsent data passes this many bytes is a slow consumer and is closed. */
   wsMaxBufferedBytes: number;
   wsHeartbeatMs: number;
+  /** Open sockets one user may hold on one instance. */
+  wsMaxSocketsPerUser: number;
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe (for per-address limits). */
+  trustProxy: boolean | string | number;
+  rateLimits: RateLimits;
+}
+
+/** At most `limit` hits per `windowSeconds`; undefined: no limit. */
+export interface RateLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface RateLimits {
+  loginPerAddress?: RateLimit;
+  loginPerUsername?: RateLimit;
+  registerPerAddress?: RateLimit;
+  sendPerUser?: RateLimit;
+  sendPerAddress?: RateLimit;
+}
+
+/** `RATE_LIMIT_*` variables: "N/S" (N requests per S seconds) or "off". */
+function rateLimit(env: Env, name: string, fallback: string): RateLimit | undefined {
+  const raw = (env[name] || fallback).trim();
+  if (raw === 'off') return undefined;
+  const match = /^(\d+)\/(\d+)$/.exec(raw);
+  if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) {
+    throw new ConfigError(`${name} must be "N/S" (N requests per S seconds) or "off", got "${raw}"`);
+  }
+  return { limit: Number(match[1]), windowSeconds: Number(match[2]) };
+}
+
+function trustProxy(env: Env): boolean | string | number {
+  const raw = env.TRUST_PROXY;
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return raw;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -119,5 +157,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
     wsMaxFrameBytes: integer(env, 'WS_MAX_FRAME_BYTES', 4096, 128, 1 << 20),
     wsMaxBufferedBytes: integer(env, 'WS_MAX_BUFFERED_BYTES', 1 << 20, 1024, 1 << 30),
     wsHeartbeatMs: integer(env, 'WS_HEARTBEAT_MS', 30_000, 1000, 600_000),
+    wsMaxSocketsPerUser: integer(env, 'WS_MAX_SOCKETS_PER_USER', 20, 1, 10_000),
+    trustProxy: trustProxy(env),
+    rateLimits: {
+      loginPerAddress: rateLimit(env, 'RATE_LIMIT_LOGIN_PER_ADDRESS', '20/60'),
+      loginPerUsername: rateLimit(env, 'RATE_LIMIT_LOGIN_PER_USERNAME', '10/60'),
+      registerPerAddress: rateLimit(env, 'RATE_LIMIT_REGISTER_PER_ADDRESS', '20/3600'),
+      sendPerUser: rateLimit(env, 'RATE_LIMIT_SEND_PER_USER', '60/10'),
+      sendPerAddress: rateLimit(env, 'RATE_LIMIT_SEND_PER_ADDRESS', '600/10'),
+    },
   };
 }

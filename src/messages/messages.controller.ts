@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { ParseIdPipe } from '../common/ids.js';
+import { RateLimited } from '../rate-limit/rate-limit.decorator.js';
 import { EditMessageDto } from './dto/edit-message.dto.js';
 import { SendMessageDto } from './dto/send-message.dto.js';
 import { MessagesService } from './messages.service.js';
@@ -15,6 +16,7 @@ export class MessagesController {
 
   /** 201 with the stored message; 200 with the original when `clientMessageId` repeats. */
   @Post()
+  @RateLimited('send')
   async send(
     @CurrentUser() caller: AuthUser,
     @Body() dto: SendMessageDto,

@@ -41,8 +41,9 @@ export class ConnectionRegistry {
    */
   onUserGone?: (userId: string) => void;
 
-  has(userId: string): boolean {
-    return this.socketsByUser.has(userId);
+  /** Open sockets of one user on this instance. */
+  countFor(userId: string): number {
+    return this.socketsByUser.get(userId)?.size ?? 0;
   }
 
   /** Sends one frame to every local socket of these users, serialising it once. */

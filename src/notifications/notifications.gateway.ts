@@ -104,6 +104,9 @@ export class NotificationsGateway
       if (allowed && info.origin && !allowed.includes(info.origin)) return done(false, 403, 'Forbidden');
       const user = await this.authenticate(info.req);
       if (!user) return done(false, 401, 'Unauthorized');
+      if (this.connections.countFor(user.id) >= this.config.wsMaxSocketsPerUser) {
+        return done(false, 429, 'Too Many Connections');
+      }
       info.req.parleyUser = user;
       done(true);
     } catch (error) {

@@ -15,6 +15,15 @@ export interface TestApp {
   close: () => Promise<void>;
 }
 
+/** Suites register many users from one address; the rate-limit suite turns limits back on. */
+export const NO_RATE_LIMITS = {
+  RATE_LIMIT_LOGIN_PER_ADDRESS: 'off',
+  RATE_LIMIT_LOGIN_PER_USERNAME: 'off',
+  RATE_LIMIT_REGISTER_PER_ADDRESS: 'off',
+  RATE_LIMIT_SEND_PER_USER: 'off',
+  RATE_LIMIT_SEND_PER_ADDRESS: 'off',
+};
+
 /** Test settings on top of the defaults: the shared test database and a cheap password hash. */
 export function testConfig(env: Record<string, string> = {}): AppConfig {
   return loadConfig({
@@ -23,6 +32,7 @@ export function testConfig(env: Record<string, string> = {}): AppConfig {
     JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256',
     SCRYPT_COST: '1024',
     DATABASE_POOL_SIZE: '4',
+    ...NO_RATE_LIMITS,
     ...env,
   });
 }

@@ -1,0 +1,82 @@
+import {
+  CanActivate,
+  ExecutionContext,
+  HttpException,
+  HttpStatus,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthUser } from '../auth/auth-user.js';
+import { APP_CONFIG, type AppConfig, type RateLimit } from '../config/app-config.js';
+import { RATE_LIMIT_POLICY, type RateLimitPolicy } from './rate-limit.decorator.js';
+import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from './rate-limit.store.js';
+
+/**
+ * Answers 429 with Retry-After once a caller passes a route's limits: per address for login
+ * and register (and per attempted username for login, against password guessing spread over
+ * many addresses), per user and per address for sending. Counts are shared through Redis when
+ * REDIS_URL is set, so the limits hold for the installation, not per instance. If the store
+ * fails, requests are let through: a rate limiter must not take the service down with it.
+ */
+@Injectable()
+export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
+  private readonly logger = new Logger(RateLimitGuard.name);
+  private readonly store: RateLimitStore;
+
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.store = config.redisUrl
+      ? new RedisRateLimitStore(config.redisUrl, config.redisChannelPrefix)
+      : new MemoryRateLimitStore();
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const policy = this.reflector.get<RateLimitPolicy | undefined>(RATE_LIMIT_POLICY, context.getHandler());
+    if (!policy) return true;
+    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: AuthUser }>();
+    const limits = this.config.rateLimits;
+    const checks: [string, RateLimit | undefined][] =
+      policy === 'login'
+        ? [
+            [`login:ip:${request.ip}`, limits.loginPerAddress],
+            [`login:name:${String((request.body as { username?: unknown })?.username ?? '').toLowerCase()}`, limits.loginPerUsername],
+          ]
+        : policy === 'register'
+          ? [[`register:ip:${request.ip}`, limits.registerPerAddress]]
+          : [
+              [`send:user:${request.user?.id}`, limits.sendPerUser],
+              [`send:ip:${request.ip}`, limits.sendPerAddress],
+            ];
+    for (const [key, limit] of checks) {
+      if (!limit) continue;
+      const retryAfterSeconds = await this.exceeded(key, limit);
+      if (retryAfterSeconds !== undefined) {
+        context.switchToHttp().getResponse<FastifyReply>().header('Retry-After', String(retryAfterSeconds));
+        throw new HttpException('Too many requests, slow down', HttpStatus.TOO_MANY_REQUESTS);
+      }
+    }
+    return true;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+  }
+
+  /** Seconds until the window resets if this hit went over the limit, else undefined. */
+  private async exceeded(key: string, limit: RateLimit): Promise<number | undefined> {
+    try {
+      const { count, resetInMs } = await this.store.hit(key, limit.windowSeconds * 1000);
+      return count > limit.limit ? Math.max(1, Math.ceil(resetInMs / 1000)) : undefined;
+    } catch (error) {
+      this.logger.warn(`Rate limit store unavailable, letting the request through: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+}

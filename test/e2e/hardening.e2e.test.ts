@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type TestApp } from '../support/app.js';
+import { newDirect, newUser, PASSWORD, uniqueName } from '../support/factories.js';
+import { HandshakeRefused, TestSocket } from '../support/ws-client.js';
+
+describe('rate limits', () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startApp({
+      RATE_LIMIT_LOGIN_PER_ADDRESS: '8/60',
+      RATE_LIMIT_LOGIN_PER_USERNAME: '3/60',
+      RATE_LIMIT_REGISTER_PER_ADDRESS: '6/60',
+      RATE_LIMIT_SEND_PER_USER: '5/60',
+      RATE_LIMIT_SEND_PER_ADDRESS: '8/60',
+    });
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('limits login attempts per username, then per address, with 429 and Retry-After', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      statuses.push((await app.http().post('/api/v1/auth/login').send({ username: 'victim', password: `guess ${i}` })).status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    const limited = await app.http().post('/api/v1/auth/login').send({ username: 'victim', password: 'guess' });
+    expect(limited.status).toBe(429);
+    expect(limited.body).toEqual({ statusCode: 429, error: 'Too Many Requests', message: 'Too many requests, slow down' });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
+
+    // Other usernames from the same address run into the per-address limit (8 in all).
+    const others: number[] = [];
+    for (let i = 0; i < 4; i++) others.push((await app.http().post('/api/v1/auth/login').send({ username: `other${i}`, password: 'x' })).status);
+    expect(others).toEqual([401, 401, 401, 429]);
+  });
+
+  it('limits registrations per address', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      statuses.push((await app.http().post('/api/v1/auth/register').send({ username: uniqueName(), password: PASSWORD })).status);
+    }
+    expect(statuses.slice(0, 6)).toEqual([201, 201, 201, 201, 201, 201]);
+    expect(statuses[6]).toBe(429);
+  });
+
+  it('limits sending per user and per address, and stores nothing it refused', async () => {
+    // Users made directly: the register limit above is spent for this address.
+    const limitedApp = await startApp({ RATE_LIMIT_SEND_PER_USER: '5/60', RATE_LIMIT_SEND_PER_ADDRESS: '8/60' });
+    try {
+      const [a, b, c] = [await newUser(limitedApp), await newUser(limitedApp), await newUser(limitedApp)];
+      const conversationId = await newDirect(limitedApp, a, b);
+      const post = (user: typeof a, body: string) =>
+        limitedApp.http().post('/api/v1/messages').set(user.auth).send({ conversationId, body });
+      const fromA: number[] = [];
+      for (let i = 0; i < 6; i++) fromA.push((await post(a, `a${i}`)).status);
+      expect(fromA).toEqual([201, 201, 201, 201, 201, 429]);
+      // B has its own per-user budget, but the address has only 8 sends in all, 5 of them A's
+      // (a request refused per user is not counted against the address).
+      const fromB: number[] = [];
+      for (let i = 0; i < 4; i++) fromB.push((await post(b, `b${i}`)).status);
+      expect(fromB).toEqual([201, 201, 201, 429]);
+      // c is not a member: limited or not, it never stores anything.
+      expect([404, 429]).toContain((await post(c, 'c')).status);
+      const history = await limitedApp.http().get(`/api/v1/conversations/${conversationId}/messages`).set(a.auth);
+      expect(history.body.items.map((m: { seq: number }) => m.seq)).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
+    } finally {
+      await limitedApp.close();
+    }
+  });
+});
+
+describe('browsers and sockets', () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startApp({ ALLOWED_ORIGINS: 'https://chat.example.com', WS_MAX_SOCKETS_PER_USER: '3' });
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('sends security headers', async () => {
+    const response = await app.http().get('/api/v1/users/me');
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(response.headers['strict-transport-security']).toBeDefined();
+    expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(response.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('answers CORS preflights only for ALLOWED_ORIGINS', async () => {
+    const allowed = await app
+      .http()
+      .options('/api/v1/messages')
+      .set('Origin', 'https://chat.example.com')
+      .set('Access-Control-Request-Method', 'POST');
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://chat.example.com');
+    const foreign = await app
+      .http()
+      .options('/api/v1/messages')
+      .set('Origin', 'https://evil.example.net')
+      .set('Access-Control-Request-Method', 'POST');
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('limits the sockets one user may hold open', async () => {
+    const user = await newUser(app);
+    const open = [];
+    for (let i = 0; i < 3; i++) open.push(await TestSocket.connect(app.wsUrl, { token: user.token }));
+    await expect(TestSocket.open(app.wsUrl, { token: user.token })).rejects.toEqual(new HandshakeRefused(429));
+    open.pop()!.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    open.push(await TestSocket.connect(app.wsUrl, { token: user.token }));
+    for (const socket of open) socket.close();
+  });
+});
