@@ -5,6 +5,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
+import { RejectNulCharactersPipe } from './common/nul-characters.js';
 import { ParleyWsAdapter } from './notifications/ws-adapter.js';
 
 /** Request bodies above this are refused with 413; the largest legitimate one is a 4000-character message. */
@@ -30,6 +31,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   app.useWebSocketAdapter(new ParleyWsAdapter(app));
   app.useGlobalFilters(new HttpExceptionFilter(app.get(HttpAdapterHost)));
   app.useGlobalPipes(
+    new RejectNulCharactersPipe(),
     new ValidationPipe({
       whitelist: true,
       forbidNonWhitelisted: true,

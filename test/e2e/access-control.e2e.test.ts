@@ -103,3 +103,66 @@ describe('ownership inside a conversation', () => {
     expect((await app.http().delete(`/api/v1/messages/${messageId}`).set(member.auth)).status).toBe(403);
   });
 });
+
+describe('every id-taking route, with every kind of id a caller might try', () => {
+  // Ids that name nothing the caller may see: another user's, gone, malformed, out of range.
+  const foreignIds = () => ({
+    "another user's": groupId,
+    'a never-issued': '987654321',
+    'a malformed': 'abc',
+    'a negative': '-5',
+    'a huge': '99999999999999999999999999',
+    'an SQL-looking': "1 OR 1=1",
+  });
+  const templates: [string, (id: string) => string, object?][] = [
+    ['GET conversation', (id) => `/api/v1/conversations/${id}`],
+    ['GET history', (id) => `/api/v1/conversations/${id}/messages`],
+    ['GET changes', (id) => `/api/v1/conversations/${id}/changes?since=0`],
+    ['POST members', (id) => `/api/v1/conversations/${id}/members`, { userIds: ['1'] }],
+    ['DELETE member', (id) => `/api/v1/conversations/${id}/members/1`],
+    ['POST read', (id) => `/api/v1/conversations/${id}/read`, { seq: 1 }],
+  ];
+
+  it.each(templates)('%s answers 404 for each, never data', async (_name, path, body) => {
+    for (const [kind, id] of Object.entries(foreignIds())) {
+      const method = _name.split(' ')[0].toLowerCase() as 'get' | 'post' | 'delete';
+      const request = app.http()[method](path(encodeURIComponent(id))).set(outsider.auth);
+      const response = body ? await request.send(body) : await request;
+      expect(response.status, `${kind} id`).toBe(404);
+      expect(Object.keys(response.body).sort()).toEqual(['error', 'message', 'statusCode']);
+    }
+  });
+
+  it.each([
+    ['GET', 'get'],
+    ['PATCH', 'patch'],
+    ['DELETE', 'delete'],
+  ] as const)('%s message answers 404 for each, never data', async (_name, method) => {
+    const ids = { ...foreignIds(), "another user's": messageId };
+    for (const [kind, id] of Object.entries(ids)) {
+      const request = app.http()[method](`/api/v1/messages/${encodeURIComponent(id)}`).set(outsider.auth);
+      const response = method === 'patch' ? await request.send({ body: 'x' }) : await request;
+      expect(response.status, `${kind} id`).toBe(404);
+    }
+  });
+
+  it('treats a deleted message as a tombstone: members see it, nobody edits it, outsiders get 404', async () => {
+    const doomed = await send(app, owner, groupId, 'to be deleted');
+    expect((await app.http().delete(`/api/v1/messages/${doomed.id}`).set(owner.auth)).status).toBe(204);
+    const seen = await app.http().get(`/api/v1/messages/${doomed.id}`).set(member.auth);
+    expect(seen.status).toBe(200);
+    expect(seen.body.body).toBeNull();
+    expect((await app.http().patch(`/api/v1/messages/${doomed.id}`).set(owner.auth).send({ body: 'undead' })).status).toBe(409);
+    expect((await app.http().get(`/api/v1/messages/${doomed.id}`).set(outsider.auth)).status).toBe(404);
+  });
+
+  it('stops showing a conversation to a member once removed', async () => {
+    const [leaver] = [await newUser(app)];
+    await app.http().post(`/api/v1/conversations/${groupId}/members`).set(owner.auth).send({ userIds: [leaver.id] });
+    const message = await send(app, owner, groupId, 'while you were here');
+    expect((await app.http().get(`/api/v1/messages/${message.id}`).set(leaver.auth)).status).toBe(200);
+    await app.http().delete(`/api/v1/conversations/${groupId}/members/${leaver.id}`).set(leaver.auth);
+    expect((await app.http().get(`/api/v1/messages/${message.id}`).set(leaver.auth)).status).toBe(404);
+    expect((await app.http().get(`/api/v1/conversations/${groupId}/messages`).set(leaver.auth)).status).toBe(404);
+  });
+});
