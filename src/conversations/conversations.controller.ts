@@ -5,7 +5,7 @@ import { CurrentUser } from '../auth/current-user.decorator.js';
 import { ParseIdPipe } from '../common/ids.js';
 import { AddMembersDto } from './dto/add-members.dto.js';
 import { CreateConversationDto } from './dto/create-conversation.dto.js';
-import { ListConversationsQuery } from './dto/list-conversations.query.js';
+import { CursorPageQuery } from '../common/page.query.js';
 import { MarkReadDto } from './dto/mark-read.dto.js';
 import { ConversationsService } from './conversations.service.js';
 
@@ -28,7 +28,7 @@ export class ConversationsController {
   }
 
   @Get()
-  list(@CurrentUser() caller: AuthUser, @Query() query: ListConversationsQuery) {
+  list(@CurrentUser() caller: AuthUser, @Query() query: CursorPageQuery) {
     return this.conversations.list(caller.id, query.limit, query.cursor);
   }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
-import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
+import { newScene, type TestUser } from '../support/factories.js';
 
 let app: TestApp;
 let alice: TestUser;
@@ -11,10 +11,7 @@ let messageId: string;
 
 beforeAll(async () => {
   app = await startApp();
-  [alice, bob] = [await newUser(app), await newUser(app)];
-  directId = await newDirect(app, alice, bob);
-  groupId = await newGroup(app, alice, [bob]);
-  messageId = (await send(app, alice, directId, 'hello')).id;
+  ({ alice, bob, directId, groupId, messageId } = await newScene(app));
 });
 
 afterAll(async () => {

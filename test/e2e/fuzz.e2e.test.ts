@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
-import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
+import { newScene, type TestUser } from '../support/factories.js';
 
 /**
  * Property-based: whatever JSON arrives at any route, the answer is a 4xx or a success in the
@@ -17,10 +17,7 @@ let messageId: string;
 
 beforeAll(async () => {
   app = await startApp();
-  [alice, bob] = [await newUser(app), await newUser(app)];
-  directId = await newDirect(app, alice, bob);
-  groupId = await newGroup(app, alice, [bob]);
-  messageId = (await send(app, alice, directId, 'fuzz target')).id;
+  ({ alice, bob, directId, groupId, messageId } = await newScene(app));
 });
 
 afterAll(async () => {

@@ -44,3 +44,12 @@ export async function send(app: TestApp, from: TestUser, conversationId: string,
   expect(response.status, JSON.stringify(response.body)).toBe(201);
   return response.body as { id: string; seq: number; conversationId: string; changeSeq: number };
 }
+
+/** Two users with a direct conversation, a group, and one message: the usual scene of a suite. */
+export async function newScene(app: TestApp) {
+  const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
+  const directId = await newDirect(app, alice, bob);
+  const groupId = await newGroup(app, alice, [bob]);
+  const messageId = (await send(app, alice, directId, 'hello')).id;
+  return { alice, bob, directId, groupId, messageId };
+}

@@ -1,22 +1,10 @@
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { CursorPageQuery } from '../../common/page.query.js';
 
-export class ListUsersQuery {
+export class ListUsersQuery extends CursorPageQuery {
   /** Matches anywhere in the username or display name, case-insensitively. */
   @IsOptional()
   @IsString()
   @MaxLength(64)
   q?: string;
-
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit: number = 20;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(512)
-  cursor?: string;
 }

@@ -1,7 +1,8 @@
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
-export class ListConversationsQuery {
+/** `?limit=&cursor=` of every keyset-paginated list. */
+export class CursorPageQuery {
   @IsOptional()
   @Type(() => Number)
   @IsInt()
