@@ -5,6 +5,7 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { ParleyWsAdapter } from './notifications/ws-adapter.js';
+import { serveWebClient } from './web/web-client.js';
 
 /** Request bodies above this are refused with 413; the largest legitimate one is a 4000-character message. */
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -33,4 +34,5 @@ export function configureApp(app: NestFastifyApplication, config: AppConfig): vo
     }),
   );
   app.enableCors({ origin: config.allowedOrigins ?? true });
+  serveWebClient(app);
 }
