@@ -69,8 +69,9 @@ export class Thread {
   }
 
   close(): void {
+    // What was on screen has been read, even if the user leaves before the marker's short delay.
+    if (this.readTimer !== undefined) this.sendRead();
     this.closed = true;
-    window.clearTimeout(this.readTimer);
   }
 
   /** After (re)connecting: apply everything that changed since `known`. */
@@ -152,17 +153,22 @@ export class Thread {
     if (this.closed || document.visibilityState !== 'visible') return;
     const newest = this.ordered().at(-1)?.seq ?? 0;
     if (newest <= this.readUpTo) return;
+    // A burst of messages moves the marker once.
     window.clearTimeout(this.readTimer);
-    this.readTimer = window.setTimeout(() => {
-      const seq = this.ordered().at(-1)?.seq ?? 0;
-      if (this.closed || seq <= this.readUpTo) return;
-      this.readUpTo = seq;
-      this.onRead(this.id, seq);
-      this.api.markRead(this.id, seq).catch(() => {
-        // The marker stays where the server has it; the next message or visit moves it again.
-        this.readUpTo = 0;
-      });
-    }, 200);
+    this.readTimer = window.setTimeout(() => this.sendRead(), 200);
+  }
+
+  private sendRead(): void {
+    window.clearTimeout(this.readTimer);
+    this.readTimer = undefined;
+    const seq = this.ordered().at(-1)?.seq ?? 0;
+    if (this.closed || seq <= this.readUpTo) return;
+    this.readUpTo = seq;
+    this.onRead(this.id, seq);
+    this.api.markRead(this.id, seq).catch(() => {
+      // The marker stays where the server has it; the next message or visit moves it again.
+      this.readUpTo = 0;
+    });
   }
 
   private async deliver(pending: PendingMessage): Promise<void> {

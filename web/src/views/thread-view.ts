@@ -240,7 +240,7 @@ export class ThreadView {
     const { item, stale } = this.item(key, signature);
     if (!stale) return item;
 
-    item.className = `message${mine ? ' mine' : ''}${message.deletedAt ? ' deleted' : ''}`;
+    item.className = `message${mine ? ' mine' : ''}${message.deletedAt ? ' deleted' : ''}${editing ? ' editing' : ''}`;
     item.dataset.seq = String(message.seq);
     item.dataset.id = message.id;
     delete item.dataset.state;
