@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionRegistry } from '../../src/notifications/connection-registry.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { ensureWebClientBuilt, hasChromium, launchChromium, screenshot } from '../support/browser.js';
+import { hasChromium, launchChromium, screenshot } from '../support/browser.js';
 import { newDirect, newUser, PASSWORD, send, uniqueName, type TestUser } from '../support/factories.js';
 
 /**
@@ -32,7 +32,7 @@ if (!runBrowserTests) console.warn('web client tests skipped: no Chromium (apt-g
 
 describe.runIf(runBrowserTests)('web client', () => {
   beforeAll(async () => {
-    await ensureWebClientBuilt();
+    // test/support/web-client-setup.ts has built the page, so the app serves it.
     app = await startApp();
     browser = await launchChromium();
   });
