@@ -281,6 +281,33 @@ describe.runIf(runBrowserTests)('web client', () => {
       expect(missed.map((m) => m.seq)).toEqual([3, 4, 5]);
       await screenshot(b.page, 'web-reconnect');
     });
+    it('sends a message written while offline once the connection is back, exactly once', async () => {
+      const b = await person();
+      const bob = await registerInPage(b.page, 'bob');
+      const alice = await newUser(app, 'alice');
+      const conversationId = await newDirect(app, alice, bob);
+      await send(app, alice, conversationId, 'are you there?');
+      await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
+      await openConversation(b.page, conversationId);
+      await expect.poll(() => shownSeqs(b.page)).toEqual([1]);
+
+      await b.context.setOffline(true);
+      await expect.poll(() => b.page.getByTestId('connection-state').textContent()).toBe('offline');
+      await b.page.getByTestId('composer').fill('written offline');
+      await b.page.getByTestId('composer').press('Enter');
+      const pending = b.page.getByTestId('message').filter({ hasText: 'written offline' });
+      await expect.poll(() => pending.getAttribute('data-state')).toBe('failed');
+      await screenshot(b.page, 'web-offline-failed');
+
+      await b.context.setOffline(false);
+      await expect.poll(() => b.page.getByTestId('connection-state').textContent(), { timeout: 20_000 }).toBe('online');
+      await expect.poll(() => shownSeqs(b.page)).toEqual([1, 2]);
+      expect(await shownBodies(b.page)).toEqual(['are you there?', 'written offline']);
+      expect(await b.page.locator('[data-testid="message"][data-state]').count()).toBe(0);
+      const history = await app.http().get(`/api/v1/conversations/${conversationId}/messages`).set(alice.auth);
+      expect(history.body.items.map((m: { body: string }) => m.body)).toEqual(['written offline', 'are you there?']);
+      await screenshot(b.page, 'web-offline-send');
+    });
   });
 
   describe('history', () => {

@@ -12,6 +12,8 @@ export interface PendingMessage {
   body: string;
   state: 'sending' | 'failed';
   error?: string;
+  /** It failed for want of a connection: sent again by itself once the socket is back. */
+  offline?: boolean;
 }
 
 /**
@@ -74,9 +76,10 @@ export class Thread {
     this.closed = true;
   }
 
-  /** After (re)connecting: apply everything that changed since `known`. */
+  /** After (re)connecting: apply everything that changed since `known`, and resend what the outage stopped. */
   catchUp(): void {
     this.enqueue(() => (this.status === 'ready' ? this.pullChanges() : this.load()));
+    for (const pending of this.pending) if (pending.state === 'failed' && pending.offline) this.retry(pending.clientMessageId);
   }
 
   onFrame(frame: MessageFrame): void {
@@ -130,6 +133,7 @@ export class Thread {
     if (!pending || pending.state === 'sending') return;
     pending.state = 'sending';
     pending.error = undefined;
+    pending.offline = false;
     this.changed.emit('update');
     void this.deliver(pending);
   }
@@ -178,6 +182,7 @@ export class Thread {
     } catch (error) {
       pending.state = 'failed';
       pending.error = error instanceof ApiError ? error.message : 'Could not send.';
+      pending.offline = error instanceof ApiError && error.isNetwork;
       this.changed.emit('update');
     }
   }

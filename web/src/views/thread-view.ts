@@ -281,7 +281,7 @@ export class ThreadView {
   }
 
   private pendingItem(key: string, pending: PendingMessage): HTMLLIElement {
-    const signature = JSON.stringify([pending.state, pending.error]);
+    const signature = JSON.stringify([pending.state, pending.error, pending.offline]);
     const { item, stale } = this.item(key, signature);
     if (!stale) return item;
     item.className = `message mine pending${pending.state === 'failed' ? ' failed' : ''}`;
@@ -293,7 +293,15 @@ export class ThreadView {
       el(
         'div',
         { class: 'bubble' },
-        el('div', { class: 'message-meta' }, pending.state === 'sending' ? 'Sending…' : `Not sent: ${pending.error ?? 'error'}`),
+        el(
+          'div',
+          { class: 'message-meta' },
+          pending.state === 'sending'
+            ? 'Sending…'
+            : pending.offline
+              ? 'Not sent yet: it goes when the connection is back.'
+              : `Not sent: ${pending.error ?? 'error'}`,
+        ),
         el('p', { class: 'message-body' }, pending.body),
       ),
       pending.state === 'failed'
