@@ -280,7 +280,7 @@ describe.runIf(runBrowserTests)('web client', () => {
       expect(await shownSeqs(b.page)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(missed.map((m) => m.seq)).toEqual([3, 4, 5]);
       await screenshot(b.page, 'web-reconnect');
-    });
+    }, 60_000);
     it('sends a message written while offline once the connection is back, exactly once', async () => {
       const b = await person();
       const bob = await registerInPage(b.page, 'bob');
@@ -307,7 +307,7 @@ describe.runIf(runBrowserTests)('web client', () => {
       const history = await app.http().get(`/api/v1/conversations/${conversationId}/messages`).set(alice.auth);
       expect(history.body.items.map((m: { body: string }) => m.body)).toEqual(['written offline', 'are you there?']);
       await screenshot(b.page, 'web-offline-send');
-    });
+    }, 60_000);
   });
 
   describe('history', () => {

@@ -197,7 +197,12 @@ export class Thread {
       this.conversation = conversation;
       this.known = conversation.lastChangeSeq;
       this.readUpTo = conversation.lastReadSeq;
-      this.messages.clear();
+      // Keep what the user sent meanwhile (answers to its own sends), unless it is older than
+      // this page: the window must have no holes.
+      const pageOldest = page.items.at(-1)?.seq;
+      if (pageOldest !== undefined) {
+        for (const [id, message] of this.messages) if (message.seq < pageOldest) this.messages.delete(id);
+      }
       this.orderedCache = undefined;
       this.hasOlder = page.hasMore;
       this.status = 'ready';

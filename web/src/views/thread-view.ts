@@ -34,7 +34,6 @@ export class ThreadView {
   private readonly olderButton: HTMLButtonElement;
   private readonly notice = el('p', { class: 'thread-notice muted' });
   private readonly composer: HTMLTextAreaElement;
-  private readonly composerError = el('p', { class: 'form-error composer-error', attrs: { role: 'alert' } });
   private readonly items = new Map<string, HTMLLIElement>();
   private readonly observer: IntersectionObserver;
   private readonly unsubscribe: Array<() => void> = [];
@@ -85,7 +84,6 @@ export class ThreadView {
         this.addPeople,
       ),
       this.log,
-      this.composerError,
       composerForm,
     );
 
@@ -135,11 +133,7 @@ export class ThreadView {
   private send(): void {
     const body = this.composer.value.trim();
     if (!body) return;
-    if (this.options.thread.status !== 'ready') {
-      this.composerError.textContent = 'This conversation has not loaded yet.';
-      return;
-    }
-    this.composerError.textContent = '';
+    // Sending needs no history: a message written while the page loads goes at once.
     this.options.thread.send(body);
     this.composer.value = '';
     this.fitComposer();
