@@ -41,14 +41,15 @@ export class ConversationStore {
       for (const conversation of page.items) fresh.set(conversation.id, conversation);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
+    const previous = new Map(this.items);
     this.items.clear();
-    for (const [id, conversation] of fresh) this.items.set(id, conversation);
+    for (const [id, conversation] of fresh) this.items.set(id, newest(previous.get(id), conversation));
     this.loaded = true;
     this.changed.emit();
   }
 
   put(conversation: Conversation): void {
-    this.items.set(conversation.id, conversation);
+    this.items.set(conversation.id, newest(this.items.get(conversation.id), conversation));
     this.changed.emit();
   }
 
@@ -89,4 +90,16 @@ export class ConversationStore {
     this.removed.emit(id);
     this.changed.emit();
   }
+}
+
+/**
+ * Two reads of one conversation may answer out of order (a whole-list read started before a
+ * single re-read): keep the one that has seen more changes, and the furthest read marker
+ * (it only moves forward on the server).
+ */
+function newest(held: Conversation | undefined, fresh: Conversation): Conversation {
+  if (!held) return fresh;
+  const base = held.lastChangeSeq > fresh.lastChangeSeq ? held : fresh;
+  const lastReadSeq = Math.max(held.lastReadSeq, fresh.lastReadSeq);
+  return { ...base, lastReadSeq, unreadCount: Math.max(0, base.lastSeq - lastReadSeq) };
 }
