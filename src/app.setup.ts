@@ -7,6 +7,7 @@ import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { RejectNulCharactersPipe } from './common/nul-characters.js';
 import { ParleyWsAdapter } from './notifications/ws-adapter.js';
+import { serveWebClient } from './web/web-client.js';
 
 /** Request bodies above this are refused with 413; the largest legitimate one is a 4000-character message. */
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -25,7 +26,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
 
 export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   // Security headers (CSP, frame-ancestors, nosniff, HSTS, referrer policy, …).
-  await app.register(helmet);
+  // Without upgrade-insecure-requests: a plain-HTTP install (`npm start` reached over a LAN
+  // address) would otherwise have its page's assets rewritten to https and fail to load.
+  await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   // The API speaks JSON only: any other body type is a 415, not a string to validate.
   app.getHttpAdapter().getInstance().removeContentTypeParser('text/plain');
   app.useWebSocketAdapter(new ParleyWsAdapter(app));
@@ -41,4 +44,5 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     }),
   );
   app.enableCors({ origin: config.allowedOrigins ?? true });
+  serveWebClient(app);
 }

@@ -1,6 +1,7 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Param, Query } from '@nestjs/common';
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
+import { ParseIdPipe } from '../common/ids.js';
 import { ListUsersQuery } from './dto/list-users.query.js';
 import { UsersService } from './users.service.js';
 import { toUserView } from './user.view.js';
@@ -17,5 +18,11 @@ export class UsersController {
   @Get()
   list(@CurrentUser() caller: AuthUser, @Query() query: ListUsersQuery) {
     return this.users.search(caller.id, query.q, query.limit, query.cursor);
+  }
+
+  /** Beyond the contract: names the members of a conversation (which carries only their ids). */
+  @Get(':id')
+  get(@Param('id', new ParseIdPipe('User')) id: string) {
+    return this.users.getActive(id);
   }
 }
