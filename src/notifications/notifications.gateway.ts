@@ -9,6 +9,7 @@ import {
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { AuthUser } from '../auth/auth-user.js';
 import { bearerToken } from '../auth/auth.guard.js';
+import { isDatabaseUnavailable } from '../common/pg-errors.js';
 import { TokenService } from '../auth/token.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { UsersService } from '../users/users.service.js';
@@ -19,7 +20,7 @@ import { Notifier } from './notifier.js';
 const WATCH_TIMEOUT_MS = 2000;
 
 type AuthenticatedRequest = IncomingMessage & { parleyUser?: AuthUser };
-type VerifyCallback = (result: boolean, code?: number, message?: string) => void;
+type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
 
 interface Liveness {
   alive: boolean;
@@ -110,6 +111,9 @@ export class NotificationsGateway
       info.req.parleyUser = user;
       done(true);
     } catch (error) {
+      // The token may be good: 503 tells the client to retry, where 401 would tell it to drop
+      // the token (every client reconnecting during a database blip would be logged out).
+      if (isDatabaseUnavailable(error)) return done(false, 503, 'Service Unavailable', { 'Retry-After': '1' });
       if ((error as { status?: number }).status !== 401) this.logger.error(error);
       done(false, 401, 'Unauthorized');
     }
