@@ -382,7 +382,8 @@ function rssBytes(pid: number): number {
 
 describe.skipIf(process.platform !== 'linux')('a client that never reads its socket', () => {
   it('is dropped once its unsent data passes the limit, and the server’s memory stays bounded', { timeout: 120_000 }, async () => {
-    const service = await spawnService({ WS_MAX_BUFFERED_BYTES: String(64 * 1024) });
+    // Frames are not rate-limited here: this client's pings are how it makes the server owe it data.
+    const service = await spawnService({ WS_MAX_BUFFERED_BYTES: String(64 * 1024), WS_MAX_FRAMES_PER_SECOND: '1000000' });
     const [sender, reader] = [await newUser(asApp(service)), await newUser(asApp(service))];
     const conversationId = await newDirect(asApp(service), sender, reader);
     const healthy = await TestSocket.connect(service.wsUrl, { token: reader.token });
@@ -440,6 +441,38 @@ describe.skipIf(process.platform !== 'linux')('a client that never reads its soc
     expect(after.status).toBe(201);
     await healthy.next(forMessage(after.response!.id, 'message.created'), 20_000);
     healthy.close();
+    expect(service.process.exitCode).toBeNull();
+  });
+});
+
+describe('a client that floods its socket with frames', () => {
+  it('is closed with 1008 once past WS_MAX_FRAMES_PER_SECOND, and the service keeps serving everyone else', { timeout: 60_000 }, async () => {
+    const limit = 20;
+    const service = await spawnService({ WS_MAX_FRAMES_PER_SECOND: String(limit) });
+    const [flooder, sender, reader] = [await newUser(asApp(service)), await newUser(asApp(service)), await newUser(asApp(service))];
+    const conversationId = await newDirect(asApp(service), sender, reader);
+    const listener = await TestSocket.connect(service.wsUrl, { token: reader.token });
+    const flood = await TestSocket.connect(service.wsUrl, { token: flooder.token });
+
+    // As fast as it can, reading every pong: never a slow consumer, only a busy one.
+    const ping = JSON.stringify({ type: 'ping' });
+    for (let i = 0; i < 100_000 && flood.socket.readyState === flood.socket.OPEN; i++) {
+      flood.send(ping);
+      if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await flood.waitForClose(10_000)).toBe(1008);
+    // Answered at most one second's worth before it was cut off.
+    expect(flood.frames.filter((frame) => frame.type === 'pong').length).toBeLessThanOrEqual(limit);
+
+    // Everyone else is served as before; a client that pings at a normal pace is left alone.
+    const posted = await post(service.url, sender, conversationId, randomBytes(6).toString('hex'));
+    expect(posted.status).toBe(201);
+    await listener.next(forMessage(posted.response!.id, 'message.created'));
+    for (let i = 0; i < 3; i++) {
+      listener.send(ping);
+      await listener.next((frame) => frame.type === 'pong');
+    }
+    listener.close();
     expect(service.process.exitCode).toBeNull();
   });
 });
