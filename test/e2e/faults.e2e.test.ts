@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import type { MessageView } from '../../src/messages/message.view.js';
 import type { TestApp } from '../support/app.js';
 import { CatchUpClient, type CatchUpMode } from '../support/catch-up-client.js';
-import { newDirect, newGroup, newUser, type TestUser } from '../support/factories.js';
+import { newDirect, newGroup, newUser, PASSWORD, type TestUser } from '../support/factories.js';
 import { postgresBinaries, startPostgres, type PostgresCluster } from '../support/postgres.js';
 import { startService, type ServiceProcess } from '../support/processes.js';
 import { forMessage, HandshakeRefused, TestSocket } from '../support/ws-client.js';
@@ -191,7 +191,7 @@ describe.skipIf(!pgBin)('PostgreSQL restarted under load', () => {
     let phase = 'before' as Phase;
     let stop = false;
     const attempts: (Attempt & { phase: Phase })[] = [];
-    const reads: { status?: number; response?: unknown; retryAfter?: string | null; ms: number; networkError?: string; phase: Phase }[] = [];
+    const reads: { kind: string; status?: number; response?: unknown; retryAfter?: string | null; ms: number; networkError?: string; phase: Phase }[] = [];
     const writers = users.map(async (user, u) => {
       for (let i = 0; !stop && i < 20_000; i++) {
         const during = phase;
@@ -201,20 +201,42 @@ describe.skipIf(!pgBin)('PostgreSQL restarted under load', () => {
         if (attempt.status !== 201) await sleep(20);
       }
     });
-    const reader = (async () => {
+    // Other kinds of request alongside: a read, an edit (a transaction), a send that opens a
+    // direct conversation, a login. Each must answer as usual or 503, never 500.
+    const seed = await post(service.url, users[0], await newDirect(asApp(service), users[0], users[1]), `${run}-seed`);
+    const json = { 'content-type': 'application/json' };
+    const others: Record<string, { expected: number; request: () => Promise<Response> }> = {
+      list: { expected: 200, request: () => fetch(`${service.url}/api/v1/conversations`, { headers: users[0].auth }) },
+      edit: {
+        expected: 200,
+        request: () =>
+          fetch(`${service.url}/api/v1/messages/${seed.response!.id}`, { method: 'PATCH', headers: { ...json, ...users[0].auth }, body: JSON.stringify({ body: `edited ${Date.now()}` }) }),
+      },
+      direct: {
+        expected: 201,
+        request: () =>
+          fetch(`${service.url}/api/v1/messages`, { method: 'POST', headers: { ...json, ...users[1].auth }, body: JSON.stringify({ recipientId: users[2].id, body: 'direct' }) }),
+      },
+      login: {
+        expected: 200,
+        request: () =>
+          fetch(`${service.url}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ username: users[2].username, password: PASSWORD }) }),
+      },
+    };
+    const readers = Object.entries(others).map(async ([kind, { request }]) => {
       while (!stop) {
         const during = phase;
         const started = performance.now();
         try {
-          const response = await fetch(`${service.url}/api/v1/conversations`, { headers: users[0].auth, signal: AbortSignal.timeout(20_000) });
+          const response = await request();
           const retryAfter = response.headers.get('retry-after');
-          reads.push({ status: response.status, response: await response.json(), retryAfter, ms: performance.now() - started, phase: during });
+          reads.push({ kind, status: response.status, response: await response.json(), retryAfter, ms: performance.now() - started, phase: during });
         } catch (error) {
-          reads.push({ networkError: String(error), ms: performance.now() - started, phase: during });
+          reads.push({ kind, networkError: String(error), ms: performance.now() - started, phase: during });
         }
         await sleep(20);
       }
-    })();
+    });
 
     for (let t = 0; t < 200 && (t < 8 || !attempts.some((a) => a.status === 201)); t++) await sleep(100);
     await cluster.stop();
@@ -233,7 +255,7 @@ describe.skipIf(!pgBin)('PostgreSQL restarted under load', () => {
     while (Date.now() < deadline && !attempts.some((a) => a.phase === 'restarted' && a.status === 201)) await sleep(100);
     await sleep(500);
     stop = true;
-    await Promise.all([...writers, reader]);
+    await Promise.all([...writers, ...readers]);
 
     expect(service.process.exitCode, service.output()).toBeNull();
     expect(handshake).toBe(503);
@@ -246,7 +268,8 @@ describe.skipIf(!pgBin)('PostgreSQL restarted under load', () => {
 
     // Never a 500 or a dropped connection: 201, or 503 in the contract's error shape with Retry-After.
     expect(attempts.filter((a) => a.status !== 201 && a.status !== 503), service.output()).toEqual([]);
-    expect(reads.filter((r) => r.status !== 200 && r.status !== 503), service.output()).toEqual([]);
+    expect(reads.filter((r) => r.status !== others[r.kind].expected && r.status !== 503), service.output()).toEqual([]);
+    for (const kind of Object.keys(others)) expect(reads.some((r) => r.kind === kind && r.phase === 'down' && r.status === 503)).toBe(true);
     for (const answer of [...failed, ...reads.filter((r) => r.status === 503)]) {
       expect(answer.response).toEqual({ statusCode: 503, error: 'Service Unavailable', message: expect.any(String) });
       expect(answer.retryAfter).toBe('1');

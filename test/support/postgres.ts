@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -32,7 +32,6 @@ export interface PostgresCluster {
   start: () => Promise<void>;
   /** Stops the server if it runs and deletes the data directory. Safe to call twice. */
   destroy: () => Promise<void>;
-  log: () => Promise<string>;
 }
 
 /**
@@ -42,19 +41,24 @@ export interface PostgresCluster {
  */
 export async function startPostgres(bin: string): Promise<PostgresCluster> {
   const port = await freePort();
-  const dir = await mkdtemp(path.join(tmpdir(), 'parley-pg-'));
+  const asRoot = process.getuid?.() === 0;
+  // As root, under /tmp: the postgres user must be able to reach the directory (TMPDIR might not be).
+  const dir = await mkdtemp(path.join(asRoot ? '/tmp' : tmpdir(), 'parley-pg-'));
   const dataDir = path.join(dir, 'data');
   const logFile = path.join(dir, 'server.log');
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const { stdout } = await run('id', ['-u', 'postgres']);
-    const { stdout: group } = await run('id', ['-g', 'postgres']);
-    await chown(dir, Number(stdout.trim()), Number(group.trim()));
-  }
   const pg = (tool: string, args: string[]) =>
     asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(bin, tool), ...args]) : run(path.join(bin, tool), args);
-
-  await pg('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  try {
+    if (asRoot) {
+      const { stdout: user } = await run('id', ['-u', 'postgres']);
+      const { stdout: group } = await run('id', ['-g', 'postgres']);
+      await chown(dir, Number(user.trim()), Number(group.trim()));
+    }
+    await pg('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   // fsync off: the test kills the server, never the machine, and what the server wrote before
   // it died is in the kernel's page cache either way. The socket lives in the cluster's own
   // directory, so nothing here touches the machine's PostgreSQL.
@@ -65,7 +69,13 @@ export async function startPostgres(bin: string): Promise<PostgresCluster> {
   const stop = async () => {
     await pg('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
   };
-  await start();
+  try {
+    await start();
+  } catch (error) {
+    await stop().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
@@ -76,6 +86,5 @@ export async function startPostgres(bin: string): Promise<PostgresCluster> {
       await stop().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
-    log: () => readFile(logFile, 'utf8').catch(() => ''),
   };
 }
