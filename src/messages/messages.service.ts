@@ -5,19 +5,10 @@ import { ConversationsService } from '../conversations/conversations.service.js'
 import type { MessageFrame } from '../notifications/frames.js';
 import { Notifier } from '../notifications/notifier.js';
 import type { Message } from './message.entity.js';
-import { toMessageView, type MessageView } from './message.view.js';
+import { toMessageView, type ChangesPage, type HistoryPage, type MessageView } from './message.view.js';
 import { MessagesRepository, type HistoryRange } from './messages.repository.js';
 import type { SendMessageDto } from './dto/send-message.dto.js';
 
-export interface HistoryPage {
-  items: MessageView[];
-  hasMore: boolean;
-}
-
-export interface ChangesPage extends HistoryPage {
-  /** Pass as `since` for the next page; the client's new high-water mark. */
-  lastChangeSeq: number;
-}
 
 /**
  * The narrowfail loop: validate, commit, then publish the id (never the body) to every member.
