@@ -78,8 +78,13 @@ export function loggingModule(config: AppConfig) {
           remoteAddress: req.remoteAddress,
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        // pino-http makes up an error for every 5xx; its stack says nothing. Real errors are
+        // logged with their stack by the exception filter.
+        err: (err: { message?: string }) => (err.message?.startsWith('failed with status code') ? undefined : err),
       },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+      // 503 is a dependency being down (logged where it is detected), not a fault of this code.
+      customLogLevel: (_req, res, error) =>
+        res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info',
       customSuccessMessage: (req, res, responseTime) =>
         `${req.method} ${withoutSecrets(req.url)} ${res.statusCode} ${Math.round(responseTime)}ms`,
       customErrorMessage: (req, res) => `${req.method} ${withoutSecrets(req.url)} ${res.statusCode} failed`,
