@@ -1,9 +1,7 @@
 // The command line: `npm run cli -- create-admin <username>` (or `node dist/src/cli.js …` where
 // only the build is installed, as in the Docker image). Same configuration as the server.
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { AdminAccountError, AdminAccountsService } from './admin/admin-accounts.service.js';
-import { CliModule } from './cli/cli.module.js';
+import { AdminAccountError, checkAdminCredentials } from './admin/admin-credentials.js';
 import { readPassword } from './cli/password-prompt.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 
@@ -16,10 +14,16 @@ class UsageError extends Error {}
 async function createAdmin(username: string | undefined): Promise<void> {
   if (!username) throw new UsageError(USAGE);
   const config = loadConfig();
+  checkAdminCredentials(username);
   let password = await readPassword(`Password for ${username}: `);
+  checkAdminCredentials(username, password);
   if (process.stdin.isTTY && password !== (await readPassword('Repeat it: '))) {
     throw new AdminAccountError('the passwords differ');
   }
+  // Nest and the database only once the input is known to be good.
+  const { NestFactory } = await import('@nestjs/core');
+  const { CliModule } = await import('./cli/cli.module.js');
+  const { AdminAccountsService } = await import('./admin/admin-accounts.service.js');
   const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: ['error', 'warn'] });
   try {
     const outcome = await app.get(AdminAccountsService).ensureAdmin(username, password);

@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { createApp } from './app.setup.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
 
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -14,6 +13,8 @@ async function bootstrap(): Promise<void> {
     console.error(`Configuration error: ${error.message}`);
     process.exit(1);
   }
+  // Loaded only once the configuration is known to be good: a bad setting fails at once.
+  const { createApp } = await import('./app.setup.js');
   const app = await createApp(config);
   const logger = new Logger('Parley');
   // On SIGTERM or SIGINT: new requests get 503, sockets are closed with 1001, in-flight

@@ -1,13 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { PasswordHasher } from '../auth/password-hasher.js';
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, USERNAME_PATTERN } from '../config/app-config.js';
 import { UsersService } from '../users/users.service.js';
+import { checkAdminCredentials } from './admin-credentials.js';
 import { AdminRepository } from './admin.repository.js';
 
 export type EnsureAdminOutcome = 'created' | 'promoted' | 'unchanged';
-
-/** Refused input to ensureAdmin, worded for the person at the console. */
-export class AdminAccountError extends Error {}
 
 /**
  * The first admin: ADMIN_USERNAME / ADMIN_PASSWORD at start-up, or `create-admin` on the
@@ -25,10 +22,7 @@ export class AdminAccountsService {
   ) {}
 
   async ensureAdmin(rawUsername: string, password: string): Promise<EnsureAdminOutcome> {
-    if (!USERNAME_PATTERN.test(rawUsername)) throw new AdminAccountError('username must be 3–32 characters of a-z 0-9 _ . -');
-    if (password.length < PASSWORD_MIN_LENGTH || password.length > PASSWORD_MAX_LENGTH) {
-      throw new AdminAccountError(`password must be ${PASSWORD_MIN_LENGTH}–${PASSWORD_MAX_LENGTH} characters`);
-    }
+    checkAdminCredentials(rawUsername, password);
     const username = UsersService.normalizeUsername(rawUsername);
     // Two instances starting at once may both try to create it: the loser promotes instead.
     for (let attempt = 1; attempt <= 3; attempt++) {
