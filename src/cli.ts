@@ -53,9 +53,8 @@ main(process.argv.slice(2)).then(
       console.error(error.message);
       process.exit(2);
     }
-    if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`);
-    else if (error instanceof AdminAccountError) console.error(`create-admin: ${error.message}`);
-    else console.error(error);
+    // One line for the person at the console; a database that cannot be reached says so itself.
+    console.error(error instanceof ConfigError ? `Configuration error: ${error.message}` : `create-admin: ${error.message}`);
     process.exit(1);
   },
 );

@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
@@ -7,10 +9,10 @@ import { newUser, PASSWORD, uniqueName } from '../support/factories.js';
 const root = path.resolve(import.meta.dirname, '../..');
 
 /** `node dist/src/cli.js …` (what `npm run cli --` runs after building), password on stdin. */
-function cli(args: string[], stdin: string) {
+function cli(args: string[], stdin: string, env: Record<string, string> = { DATABASE_URL: inject('databaseUrl') }) {
   return spawnSync(process.execPath, ['dist/src/cli.js', ...args], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', DATABASE_URL: inject('databaseUrl'), SCRYPT_COST: '1024' },
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', SCRYPT_COST: '1024', ...env },
     input: stdin,
     encoding: 'utf8',
     timeout: 30_000,
@@ -75,6 +77,21 @@ describe('create-admin on the command line', () => {
     expect(result.status).toBe(status);
     if (typeof message === 'string') expect(result.stderr).toBe(message);
     else expect(result.stderr).toMatch(message);
+  });
+});
+
+describe('create-admin on the embedded database', () => {
+  it('refuses to open a data directory that a running server holds', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'parley-cli-'));
+    try {
+      // This test's own process stands for the running server.
+      await writeFile(path.join(dataDir, 'pg.lock'), String(process.pid));
+      const result = cli(['create-admin', 'someone'], 'a good password\n', { DATA_DIR: dataDir });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`is in use by process ${process.pid}: stop that process first, or set DATABASE_URL`);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
