@@ -11,6 +11,7 @@ import { setupOpenApi } from './docs/openapi.js';
 import { requestIdFor } from './logging/logging.js';
 import { Metrics } from './metrics/metrics.service.js';
 import { ParleyWsAdapter } from './notifications/ws-adapter.js';
+import { serveWebClient } from './web/web-client.js';
 
 /** Request bodies above this are refused with 413; the largest legitimate one is a 4000-character message. */
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -39,7 +40,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
 
 export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   // Security headers (CSP, frame-ancestors, nosniff, HSTS, referrer policy, …).
-  await app.register(helmet);
+  // Without upgrade-insecure-requests: a plain-HTTP install (`npm start` reached over a LAN
+  // address) would otherwise have its page's assets rewritten to https and fail to load.
+  await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   // The API speaks JSON only: any other body type is a 415, not a string to validate.
   app.getHttpAdapter().getInstance().removeContentTypeParser('text/plain');
   app.useWebSocketAdapter(new ParleyWsAdapter(app));
@@ -57,6 +60,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   app.enableCors({ origin: config.allowedOrigins ?? true });
   observeRequests(app);
   setupOpenApi(app);
+  serveWebClient(app);
 }
 
 /**

@@ -1,8 +1,9 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
+import { ParseIdPipe } from '../common/ids.js';
 import { ListUsersQuery } from './dto/list-users.query.js';
 import { UsersService } from './users.service.js';
 import { toUserView, UserPage, UserView } from './user.view.js';
@@ -26,5 +27,15 @@ export class UsersController {
   @ApiErrors(400)
   list(@CurrentUser() caller: AuthUser, @Query() query: ListUsersQuery) {
     return this.users.search(caller.id, query.q, query.limit, query.cursor);
+  }
+
+  /** Beyond the contract: names the members of a conversation (which carries only their ids). */
+  @Get(':id')
+  @ApiOperation({ summary: 'One active user (to name the members of a conversation)' })
+  @ApiParam({ name: 'id', description: 'User id' })
+  @ApiOkResponse({ type: UserView })
+  @ApiErrors([404, 'No such active user'])
+  get(@Param('id', new ParseIdPipe('User')) id: string) {
+    return this.users.getActive(id);
   }
 }

@@ -44,6 +44,16 @@ export class UsersService {
     return user;
   }
 
+  /**
+   * One active user by id (the users search shows, the caller included). Clients need it to name
+   * the members of a conversation, which carries only their ids.
+   */
+  async getActive(id: string): Promise<UserView> {
+    const user = await this.users.findOneBy({ id, active: true });
+    if (!user) throw new NotFoundException('User not found');
+    return toUserView(user);
+  }
+
   /** Active users other than the caller, by username; `q` matches username or display name. */
   async search(callerId: string, q: string | undefined, limit: number, cursor?: string): Promise<Page<UserView>> {
     const query = this.users
