@@ -7,8 +7,6 @@ import type { RegisterDto } from './dto/register.dto.js';
 import { PasswordHasher } from './password-hasher.js';
 import { TokenService } from './token.service.js';
 
-export type { Session };
-
 @Injectable()
 export class AuthService {
   constructor(
