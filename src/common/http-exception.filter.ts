@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { isDatabaseUnavailable } from './pg-errors.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -60,19 +61,3 @@ const DATABASE_UNAVAILABLE: ErrorBody = {
   error: 'Service Unavailable',
   message: 'The database is unavailable; try again shortly',
 };
-
-// Connection-level failures: class 08 (connection exception), 57P0x (the server is shutting
-// down or restarting), and the driver's own errors for a refused, dropped or timed-out connection.
-const CONNECTION_FAILURE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03']);
-const CONNECTION_FAILURE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused/i;
-
-/** Whether an error means "PostgreSQL cannot be reached right now" (answered 503, not 500). */
-export function isDatabaseUnavailable(exception: unknown): boolean {
-  const error = exception as { code?: string; message?: string; driverError?: { code?: string; message?: string } };
-  const candidates = [error, error?.driverError].filter(Boolean) as { code?: string; message?: string }[];
-  return candidates.some(
-    (candidate) =>
-      (candidate.code !== undefined && (CONNECTION_FAILURE_CODES.has(candidate.code) || candidate.code.startsWith('08'))) ||
-      CONNECTION_FAILURE_MESSAGES.test(candidate.message ?? ''),
-  );
-}

@@ -26,6 +26,8 @@ export interface AppConfig {
   wsMaxFrameBytes: number;
   /** A socket whose unsent data passes this many bytes is a slow consumer and is closed. */
   wsMaxBufferedBytes: number;
+  /** Frames a client may send on /ws within one second; past that its socket is closed. */
+  wsMaxFramesPerSecond: number;
   wsHeartbeatMs: number;
   /** Open sockets one user may hold on one instance. */
   wsMaxSocketsPerUser: number;
@@ -193,6 +195,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     scryptCost,
     wsMaxFrameBytes: integer(env, 'WS_MAX_FRAME_BYTES', 4096, 128, 1 << 20),
     wsMaxBufferedBytes: integer(env, 'WS_MAX_BUFFERED_BYTES', 1 << 20, 1024, 1 << 30),
+    wsMaxFramesPerSecond: integer(env, 'WS_MAX_FRAMES_PER_SECOND', 20, 1, 1_000_000),
     wsHeartbeatMs: integer(env, 'WS_HEARTBEAT_MS', 30_000, 1000, 600_000),
     wsMaxSocketsPerUser: integer(env, 'WS_MAX_SOCKETS_PER_USER', 20, 1, 10_000),
     trustProxy: trustProxy(env),

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Logger } from '@nestjs/common';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PgliteSessionQueue } from './pglite-session-queue.js';
 
 /**
  * The embedded PostgreSQL: PGlite (PostgreSQL compiled to WebAssembly) behind its wire-protocol
@@ -35,6 +36,11 @@ export class EmbeddedPostgres {
       port: 0,
       maxConnections: this.maxConnections,
     });
+    // pglite-socket's own queue lets connections' statements interleave on the one session;
+    // the handlers it creates per connection take the server's queue, so swap it before start.
+    const server = this.server as unknown as { queryQueue?: unknown };
+    if (!server.queryQueue) throw new Error('@electric-sql/pglite-socket changed: the session queue cannot be replaced');
+    server.queryQueue = new PgliteSessionQueue(this.db);
     await this.server.start();
     const address = this.server.getServerConn();
     this.logger.log(`Embedded PostgreSQL in ${directory} (serving on ${address})`);

@@ -36,8 +36,8 @@ conversation the user is a member of: see the \`*Frame\` schemas. Authenticate w
 \`Authorization: Bearer <accessToken>\` or \`?ticket=<ticket>\` (from \`POST /api/v1/auth/ws-ticket\`).
 
 Close codes: 1001 server shutting down (reconnect), 1003 binary frame, 1007 malformed frame,
-1009 frame too large, **4401 the user was deactivated or its tokens revoked** (do not reconnect
-with the same token), 4408 slow consumer.`;
+1008 too many frames per second, 1009 frame too large, **4401 the user was deactivated or its
+tokens revoked** (do not reconnect with the same token), 4408 slow consumer.`;
 
 /** Routes not served by a Nest controller, described by hand so the document is complete. */
 function addHandWrittenPaths(document: OpenAPIObject): void {
@@ -68,6 +68,7 @@ function addHandWrittenPaths(document: OpenAPIObject): void {
           '401': 'No valid access token or ticket',
           '403': 'Origin not in ALLOWED_ORIGINS',
           '429': 'The user holds too many sockets on this instance',
+          '503': 'The database is unavailable; retry after Retry-After',
         }),
       },
     },

@@ -62,6 +62,8 @@ export const CloseCode = {
   UnsupportedData: 1003,
   /** A text frame that is not a JSON object with a `type`. */
   InvalidPayload: 1007,
+  /** More than WS_MAX_FRAMES_PER_SECOND frames within a second. */
+  PolicyViolation: 1008,
   /** A frame over WS_MAX_FRAME_BYTES (sent by `ws` itself). */
   MessageTooBig: 1009,
   /** The user was deactivated or its tokens revoked: do not reconnect with the same token. */

@@ -9,6 +9,7 @@ import {
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { AuthUser } from '../auth/auth-user.js';
 import { bearerToken } from '../auth/auth.guard.js';
+import { isDatabaseUnavailable } from '../common/pg-errors.js';
 import { TokenService } from '../auth/token.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { UsersService } from '../users/users.service.js';
@@ -17,12 +18,17 @@ import { CloseCode } from './frames.js';
 import { Notifier } from './notifier.js';
 
 const WATCH_TIMEOUT_MS = 2000;
+/** How long a socket closed for flooding may take to finish the close handshake. */
+const FLOOD_CLOSE_GRACE_MS = 1000;
 
 type AuthenticatedRequest = IncomingMessage & { parleyUser?: AuthUser };
-type VerifyCallback = (result: boolean, code?: number, message?: string) => void;
+type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
 
-interface Liveness {
+interface SocketState {
   alive: boolean;
+  /** Frames received in the current one-second window. */
+  frames: number;
+  windowStart: number;
 }
 
 /**
@@ -36,7 +42,7 @@ export class NotificationsGateway
   implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown
 {
   private readonly logger = new Logger(NotificationsGateway.name);
-  private readonly liveness = new WeakMap<WebSocket, Liveness>();
+  private readonly states = new WeakMap<WebSocket, SocketState>();
   private heartbeat?: NodeJS.Timeout;
 
   constructor(
@@ -63,7 +69,7 @@ export class NotificationsGateway
       socket.close(CloseCode.Unauthorized, 'unauthorized');
       return;
     }
-    this.liveness.set(socket, { alive: true });
+    this.states.set(socket, { alive: true, frames: 0, windowStart: Date.now() });
     socket.on('pong', () => this.markAlive(socket));
     socket.on('message', (data, isBinary) => this.handleFrame(socket, data, isBinary));
     // Registered (and, across instances, subscribed) before `ready` is sent: a client that has
@@ -110,6 +116,9 @@ export class NotificationsGateway
       info.req.parleyUser = user;
       done(true);
     } catch (error) {
+      // The token may be good: 503 tells the client to retry, where 401 would tell it to drop
+      // the token (every client reconnecting during a database blip would be logged out).
+      if (isDatabaseUnavailable(error)) return done(false, 503, 'Service Unavailable', { 'Retry-After': '1' });
       if ((error as { status?: number }).status !== 401) this.logger.error(error);
       done(false, 401, 'Unauthorized');
     }
@@ -124,6 +133,7 @@ export class NotificationsGateway
   }
 
   private handleFrame(socket: WebSocket, data: RawData, isBinary: boolean): void {
+    if (this.flooding(socket)) return;
     this.markAlive(socket);
     if (isBinary) return socket.close(CloseCode.UnsupportedData, 'text frames only');
     let frame: unknown;
@@ -139,15 +149,37 @@ export class NotificationsGateway
     // Other types are ignored, so that newer clients can talk to older servers.
   }
 
+  /**
+   * Every frame costs the one event loop that serves everyone: a client that sends pings as
+   * fast as it can (and reads the pongs) would otherwise hold it indefinitely. Past the limit
+   * the socket is closed, and no more of its input is read or answered.
+   */
+  private flooding(socket: WebSocket): boolean {
+    // Closing (for this or any reason): nothing it sends is answered any more.
+    if (socket.readyState !== socket.OPEN) return true;
+    const state = this.states.get(socket);
+    if (!state) return false;
+    const now = Date.now();
+    if (now - state.windowStart >= 1000) {
+      state.windowStart = now;
+      state.frames = 0;
+    }
+    if (++state.frames <= this.config.wsMaxFramesPerSecond) return false;
+    socket.close(CloseCode.PolicyViolation, 'too many frames');
+    socket.pause();
+    setTimeout(() => socket.terminate(), FLOOD_CLOSE_GRACE_MS).unref();
+    return true;
+  }
+
   private markAlive(socket: WebSocket): void {
-    const state = this.liveness.get(socket);
+    const state = this.states.get(socket);
     if (state) state.alive = true;
   }
 
   /** Drops sockets that answered neither our last ping nor sent anything since. */
   private checkLiveness(server: WebSocketServer): void {
     for (const socket of server.clients) {
-      const state = this.liveness.get(socket);
+      const state = this.states.get(socket);
       if (!state) continue;
       if (!state.alive) {
         socket.terminate();

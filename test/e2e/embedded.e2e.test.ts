@@ -6,7 +6,9 @@ import { createApp } from '../../src/app.setup.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import type { TestApp } from '../support/app.js';
 import supertest from 'supertest';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { newUser, send, newDirect } from '../support/factories.js';
+import { errors, rows, wire, WireClient } from '../support/pg-wire.js';
 import { forMessage, TestSocket } from '../support/ws-client.js';
 
 /** Boots the app as `npm start` does with no DATABASE_URL: on the embedded PostgreSQL. */
@@ -57,6 +59,68 @@ describe('the embedded PostgreSQL (no DATABASE_URL)', () => {
       expect(seqs.sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('the embedded server’s one session, shared by many connections', () => {
+  let embedded: EmbeddedPostgres;
+  let port: number;
+
+  beforeAll(async () => {
+    embedded = new EmbeddedPostgres(path.join(dataDir, 'sessions'), 10);
+    port = Number(new URL(await embedded.start()).port);
+  });
+
+  afterAll(async () => {
+    await embedded.stop();
+  });
+
+  it('gives a connection the session for a whole batch, so statements never mix', async () => {
+    const [a, b] = [await WireClient.open(port), await WireClient.open(port)];
+    try {
+      const answered: string[] = [];
+      // A parses and has not bound yet when B sends a whole batch of its own.
+      a.send(wire.parse('SELECT $1::int + $2::int AS sum'));
+      await a.readUntil('1');
+      b.send(wire.parse('SELECT $1::int AS one'), wire.bind('7'), wire.execute(), wire.sync());
+      const bDone = b.readUntil('Z').then((messages) => (answered.push('b'), messages));
+      a.send(wire.bind('2', '3'), wire.execute(), wire.sync());
+      const aMessages = await a.readUntil('Z');
+      answered.push('a');
+      const bMessages = await bDone;
+      expect(errors(aMessages)).toEqual([]);
+      expect(rows(aMessages)).toEqual([['5']]);
+      expect(rows(bMessages)).toEqual([['7']]);
+      // B waited for A's Sync instead of replacing A's statement.
+      expect(answered).toEqual(['a', 'b']);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('rolls back and frees the session when a connection drops inside a transaction', async () => {
+    const setup = await WireClient.open(port);
+    setup.send(wire.query('CREATE TABLE dropped_mid_transaction (n int)'));
+    await setup.readUntil('Z');
+    setup.close();
+
+    const quitter = await WireClient.open(port);
+    quitter.send(wire.query('BEGIN'), wire.query('INSERT INTO dropped_mid_transaction VALUES (1)'));
+    await quitter.readUntil('Z');
+    await quitter.readUntil('Z');
+    quitter.close();
+
+    const other = await WireClient.open(port);
+    try {
+      other.send(wire.query('SELECT count(*) FROM dropped_mid_transaction'));
+      const messages = await other.readUntil('Z');
+      expect(rows(messages)).toEqual([['0']]);
+      // ReadyForQuery 'I': the next connection is not inside the one that went.
+      expect(messages.at(-1)!.body.toString()).toBe('I');
+    } finally {
+      other.close();
     }
   });
 });
