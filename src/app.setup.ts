@@ -2,10 +2,14 @@ import { ValidationPipe } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import helmet from '@fastify/helmet';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { RejectNulCharactersPipe } from './common/nul-characters.js';
+import { setupOpenApi } from './docs/openapi.js';
+import { requestIdFor } from './logging/logging.js';
+import { Metrics } from './metrics/metrics.service.js';
 import { ParleyWsAdapter } from './notifications/ws-adapter.js';
 import { serveWebClient } from './web/web-client.js';
 
@@ -17,9 +21,19 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
     // Fastify accepts a hop count for trustProxy at run time; its types omit the number form.
-    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy: config.trustProxy as boolean | string }),
-    { logger: config.nodeEnv === 'test' ? ['error', 'warn'] : undefined },
+    new FastifyAdapter({
+      bodyLimit: BODY_LIMIT_BYTES,
+      trustProxy: config.trustProxy as boolean | string,
+      genReqId: requestIdFor,
+    }),
+    {
+      // Held until pino takes over below, so that even start-up lines are structured.
+      bufferLogs: true,
+      // During a graceful shutdown, new requests get 503 while in-flight ones finish.
+      return503OnClosing: true,
+    },
   );
+  app.useLogger(app.get(Logger));
   await configureApp(app, config);
   return app;
 }
@@ -44,5 +58,24 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     }),
   );
   app.enableCors({ origin: config.allowedOrigins ?? true });
+  observeRequests(app);
+  setupOpenApi(app);
   serveWebClient(app);
+}
+
+/**
+ * Echoes each request's id (the one on its log lines) in `X-Request-Id`, and times every
+ * response into parley_http_request_duration_seconds, labelled by route pattern.
+ */
+function observeRequests(app: NestFastifyApplication): void {
+  const metrics = app.get(Metrics);
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header('X-Request-Id', request.id);
+    done();
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    metrics.observeHttp(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime);
+    done();
+  });
 }

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { createApp } from './app.setup.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+
+const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;
@@ -12,10 +13,31 @@ async function bootstrap(): Promise<void> {
     console.error(`Configuration error: ${error.message}`);
     process.exit(1);
   }
+  // Loaded only once the configuration is known to be good: a bad setting fails at once.
+  const { createApp } = await import('./app.setup.js');
   const app = await createApp(config);
-  app.enableShutdownHooks();
+  const logger = new Logger('Parley');
+  // On SIGTERM or SIGINT: new requests get 503, sockets are closed with 1001, in-flight
+  // requests finish, the HTTP server and then the database pool close, and the process exits 0
+  // (through process.exit, so pino's buffers are flushed).
+  app.enableShutdownHooks([...SHUTDOWN_SIGNALS], { useProcessExit: true });
+  let stopping = false;
+  for (const signal of SHUTDOWN_SIGNALS) {
+    process.on(signal, () => {
+      if (stopping) {
+        logger.warn(`${signal} again: exiting without finishing the shutdown`);
+        process.exit(1);
+      }
+      stopping = true;
+      logger.log(`${signal}: shutting down`);
+      setTimeout(() => {
+        logger.error(`Shutdown took longer than SHUTDOWN_TIMEOUT_MS (${config.shutdownTimeoutMs} ms); exiting`);
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
+    });
+  }
   await app.listen(config.port, config.host);
-  new Logger('Parley').log(`Listening on ${await app.getUrl()} (WebSocket at /ws)`);
+  logger.log(`Listening on ${await app.getUrl()} (WebSocket at /ws, API documentation at /docs)`);
 }
 
 void bootstrap();

@@ -1,4 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
+import { Session, WsTicket } from './auth.views.js';
 import type { AuthUser } from './auth-user.js';
 import { AuthService } from './auth.service.js';
 import { CurrentUser } from './current-user.decorator.js';
@@ -8,6 +11,8 @@ import { Public } from './public.decorator.js';
 import { RateLimited } from '../rate-limit/rate-limit.decorator.js';
 import { TokenService } from './token.service.js';
 
+@ApiTags('auth')
+@ApiErrors(400, 503)
 @Controller('api/v1/auth')
 export class AuthController {
   constructor(
@@ -18,6 +23,9 @@ export class AuthController {
   @Public()
   @RateLimited('register')
   @Post('register')
+  @ApiOperation({ summary: 'Create an account and get an access token' })
+  @ApiCreatedResponse({ type: Session })
+  @ApiErrors([409, 'The username is taken'], 429)
   register(@Body() dto: RegisterDto) {
     return this.auth.register(dto);
   }
@@ -26,11 +34,17 @@ export class AuthController {
   @RateLimited('login')
   @Post('login')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Get an access token' })
+  @ApiOkResponse({ type: Session })
+  @ApiErrors([401, 'Bad credentials, or the user is deactivated'], 429)
   login(@Body() dto: LoginDto) {
     return this.auth.login(dto);
   }
 
   @Post('ws-ticket')
+  @ApiOperation({ summary: 'A single-use ticket to open /ws from a browser (which cannot set headers on a WebSocket)' })
+  @ApiAuthenticated()
+  @ApiCreatedResponse({ type: WsTicket })
   wsTicket(@CurrentUser() caller: AuthUser) {
     return this.tokens.issueWsTicket(caller.id);
   }

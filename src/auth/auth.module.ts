@@ -7,6 +7,7 @@ import { AuthController } from './auth.controller.js';
 import { AuthGuard } from './auth.guard.js';
 import { AuthService } from './auth.service.js';
 import { PasswordHasher } from './password-hasher.js';
+import { RolesGuard } from './roles.guard.js';
 import { TokenService } from './token.service.js';
 
 @Module({
@@ -22,7 +23,14 @@ import { TokenService } from './token.service.js';
     }),
   ],
   controllers: [AuthController],
-  providers: [AuthService, PasswordHasher, TokenService, { provide: APP_GUARD, useClass: AuthGuard }],
+  providers: [
+    AuthService,
+    PasswordHasher,
+    TokenService,
+    { provide: APP_GUARD, useClass: AuthGuard },
+    // After AuthGuard (guards run in the order they are provided): it reads the caller's role.
+    { provide: APP_GUARD, useClass: RolesGuard },
+  ],
   exports: [TokenService, PasswordHasher],
 })
 export class AuthModule {}

@@ -1,15 +1,11 @@
 import { Injectable, UnauthorizedException } from '@nestjs/common';
 import { UsersService } from '../users/users.service.js';
-import { toUserView, type UserView } from '../users/user.view.js';
+import { toUserView } from '../users/user.view.js';
+import type { Session } from './auth.views.js';
 import type { LoginDto } from './dto/login.dto.js';
 import type { RegisterDto } from './dto/register.dto.js';
 import { PasswordHasher } from './password-hasher.js';
 import { TokenService } from './token.service.js';
-
-export interface Session {
-  user: UserView;
-  accessToken: string;
-}
 
 @Injectable()
 export class AuthService {

@@ -34,7 +34,21 @@ export interface AppConfig {
   /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe (for per-address limits). */
   trustProxy: boolean | string | number;
   rateLimits: RateLimits;
+  /** pino level: fatal, error, warn, info, debug, trace or silent. */
+  logLevel: LogLevel;
+  /** `json` (one object a line, for collectors) or `pretty` (for people; needs pino-pretty). */
+  logFormat: 'json' | 'pretty';
+  /** How long a graceful shutdown may take before the process gives up and exits 1. */
+  shutdownTimeoutMs: number;
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The same rules as registration: 3–32 of a-z 0-9 _ . - and 8–128 characters. */
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,32}$/;
+export const PASSWORD_MIN_LENGTH = 8;
+export const PASSWORD_MAX_LENGTH = 128;
 
 /** At most `limit` hits per `windowSeconds`; undefined: no limit. */
 export interface RateLimit {
@@ -118,6 +132,23 @@ function channelPrefix(env: Env): string {
   return prefix;
 }
 
+function logLevel(env: Env, nodeEnv: string): LogLevel {
+  const raw = env.LOG_LEVEL;
+  // Tests keep quiet unless something is wrong.
+  if (raw === undefined || raw === '') return nodeEnv === 'test' ? 'warn' : 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  }
+  return raw as LogLevel;
+}
+
+function logFormat(env: Env, nodeEnv: string): 'json' | 'pretty' {
+  const raw = env.LOG_FORMAT;
+  if (raw === undefined || raw === '') return nodeEnv === 'development' ? 'pretty' : 'json';
+  if (raw !== 'json' && raw !== 'pretty') throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${raw}"`);
+  return raw;
+}
+
 /** Reads and validates the whole configuration once, at start-up. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = env.NODE_ENV || 'development';
@@ -139,6 +170,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const adminPassword = env.ADMIN_PASSWORD || undefined;
   if (Boolean(adminUsername) !== Boolean(adminPassword)) {
     throw new ConfigError('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
+  }
+  if (adminUsername && !USERNAME_PATTERN.test(adminUsername)) {
+    throw new ConfigError('ADMIN_USERNAME must be 3–32 characters of a-z 0-9 _ . -');
+  }
+  if (adminPassword && (adminPassword.length < PASSWORD_MIN_LENGTH || adminPassword.length > PASSWORD_MAX_LENGTH)) {
+    throw new ConfigError(`ADMIN_PASSWORD must be ${PASSWORD_MIN_LENGTH}–${PASSWORD_MAX_LENGTH} characters`);
   }
 
   return {
@@ -169,5 +206,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       sendPerUser: rateLimit(env, 'RATE_LIMIT_SEND_PER_USER', '60/10'),
       sendPerAddress: rateLimit(env, 'RATE_LIMIT_SEND_PER_ADDRESS', '600/10'),
     },
+    logLevel: logLevel(env, nodeEnv),
+    logFormat: logFormat(env, nodeEnv),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
   };
 }

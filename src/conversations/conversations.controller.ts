@@ -1,4 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
+import { ConversationPage, ConversationView } from './conversation.view.js';
 import type { FastifyReply } from 'fastify';
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
@@ -11,12 +21,18 @@ import { ConversationsService } from './conversations.service.js';
 
 const ConversationId = new ParseIdPipe('Conversation');
 
+@ApiTags('conversations')
+@ApiAuthenticated()
 @Controller('api/v1/conversations')
 export class ConversationsController {
   constructor(private readonly conversations: ConversationsService) {}
 
   /** 201 for a new conversation; 200 with the existing direct conversation of a pair. */
   @Post()
+  @ApiOperation({ summary: 'Open a direct conversation, or create a group (the caller is its owner)' })
+  @ApiCreatedResponse({ type: ConversationView, description: 'Created' })
+  @ApiOkResponse({ type: ConversationView, description: 'The existing direct conversation of the pair' })
+  @ApiErrors(400, [404, 'No such active user (direct)'])
   async create(
     @CurrentUser() caller: AuthUser,
     @Body() dto: CreateConversationDto,
@@ -28,23 +44,36 @@ export class ConversationsController {
   }
 
   @Get()
+  @ApiOperation({ summary: "The caller's conversations, most recently active first" })
+  @ApiOkResponse({ type: ConversationPage })
+  @ApiErrors(400)
   list(@CurrentUser() caller: AuthUser, @Query() query: CursorPageQuery) {
     return this.conversations.list(caller.id, query.limit, query.cursor);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One conversation' })
+  @ApiOkResponse({ type: ConversationView })
+  @ApiErrors([404, 'No such conversation, or the caller is not a member'])
   get(@CurrentUser() caller: AuthUser, @Param('id', ConversationId) id: string) {
     return this.conversations.get(caller.id, id);
   }
 
   @Post(':id/members')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Add members to a group (owner only)' })
+  @ApiOkResponse({ type: ConversationView })
+  @ApiErrors(400, [403, 'Only the owner adds members'], [404, 'No such conversation, or the caller is not a member'])
   addMembers(@CurrentUser() caller: AuthUser, @Param('id', ConversationId) id: string, @Body() dto: AddMembersDto) {
     return this.conversations.addMembers(caller.id, id, dto.userIds);
   }
 
   @Delete(':id/members/:userId')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Remove a member (the owner removes anyone; a member removes itself)' })
+  @ApiParam({ name: 'userId', description: 'The member to remove' })
+  @ApiNoContentResponse({ description: 'Removed' })
+  @ApiErrors(400, [403, 'Only the owner removes others'], [404, 'No such conversation or member'])
   removeMember(
     @CurrentUser() caller: AuthUser,
     @Param('id', ConversationId) id: string,
@@ -55,6 +84,9 @@ export class ConversationsController {
 
   @Post(':id/read')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Mark the conversation read up to a seq' })
+  @ApiNoContentResponse({ description: 'The read marker moved (never backwards)' })
+  @ApiErrors(400, [404, 'No such conversation, or the caller is not a member'])
   markRead(@CurrentUser() caller: AuthUser, @Param('id', ConversationId) id: string, @Body() dto: MarkReadDto) {
     return this.conversations.markRead(caller.id, id, dto.seq);
   }

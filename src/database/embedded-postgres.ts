@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Logger } from '@nestjs/common';
 import { PGlite } from '@electric-sql/pglite';
@@ -16,6 +16,7 @@ export class EmbeddedPostgres {
   private readonly logger = new Logger(EmbeddedPostgres.name);
   private db?: PGlite;
   private server?: PGLiteSocketServer;
+  private lockFile?: string;
 
   constructor(
     private readonly dataDir: string,
@@ -26,6 +27,7 @@ export class EmbeddedPostgres {
   async start(): Promise<string> {
     const directory = path.resolve(this.dataDir, 'pg');
     await mkdir(directory, { recursive: true });
+    await this.lock(path.resolve(this.dataDir, 'pg.lock'));
     this.db = await PGlite.create(directory);
     // Port 0: the kernel picks a free loopback port, so several checkouts never collide.
     this.server = new PGLiteSocketServer({
@@ -48,7 +50,39 @@ export class EmbeddedPostgres {
   async stop(): Promise<void> {
     await this.server?.stop();
     await this.db?.close();
+    if (this.lockFile) await rm(this.lockFile, { force: true });
     this.server = undefined;
     this.db = undefined;
+    this.lockFile = undefined;
+  }
+
+  /**
+   * PGlite has no lock of its own, and two processes writing one data directory corrupt it
+   * (a second server, or `create-admin` while the server runs). A file holding the owner's pid
+   * refuses the second; one left by a process that has died is taken over.
+   */
+  private async lock(file: string): Promise<void> {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number((await readFile(file, 'utf8')).trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isRunning(owner)) {
+        throw new Error(
+          `The embedded database in ${path.dirname(file)} is in use by process ${owner}: stop that process first, or set DATABASE_URL`,
+        );
+      }
+      await writeFile(file, String(process.pid));
+    }
+    this.lockFile = file;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

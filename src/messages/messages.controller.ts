@@ -1,5 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
+import { MessageView } from './message.view.js';
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { ParseIdPipe } from '../common/ids.js';
@@ -10,6 +13,8 @@ import { MessagesService } from './messages.service.js';
 
 const MessageId = new ParseIdPipe('Message');
 
+@ApiTags('messages')
+@ApiAuthenticated()
 @Controller('api/v1/messages')
 export class MessagesController {
   constructor(private readonly messages: MessagesService) {}
@@ -17,6 +22,10 @@ export class MessagesController {
   /** 201 with the stored message; 200 with the original when `clientMessageId` repeats. */
   @Post()
   @RateLimited('send')
+  @ApiOperation({ summary: 'Send a message into a conversation, or directly to a user' })
+  @ApiCreatedResponse({ type: MessageView, description: 'Stored; the members are notified with message.created' })
+  @ApiOkResponse({ type: MessageView, description: 'The same clientMessageId again: the original message, nothing stored twice' })
+  @ApiErrors(400, [404, 'No such conversation (or not a member), or no such active recipient'], 429)
   async send(
     @CurrentUser() caller: AuthUser,
     @Body() dto: SendMessageDto,
@@ -28,17 +37,29 @@ export class MessagesController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One message' })
+  @ApiParam({ name: 'id', description: 'Message id' })
+  @ApiOkResponse({ type: MessageView })
+  @ApiErrors([404, 'No such message, or the caller is not a member of its conversation'])
   get(@CurrentUser() caller: AuthUser, @Param('id', MessageId) id: string) {
     return this.messages.get(caller.id, id);
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Edit a message (sender only)' })
+  @ApiParam({ name: 'id', description: 'Message id' })
+  @ApiOkResponse({ type: MessageView })
+  @ApiErrors(400, [403, 'Only the sender edits'], [404, 'No such message, or not visible'], [409, 'The message has been deleted'])
   edit(@CurrentUser() caller: AuthUser, @Param('id', MessageId) id: string, @Body() dto: EditMessageDto) {
     return this.messages.edit(caller.id, id, dto.body);
   }
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a message (sender or admin); it stays in history as a tombstone' })
+  @ApiParam({ name: 'id', description: 'Message id' })
+  @ApiNoContentResponse({ description: 'Deleted; the members are notified with message.deleted' })
+  @ApiErrors([403, 'Only the sender or an admin deletes'], [404, 'No such message, or not visible'])
   delete(@CurrentUser() caller: AuthUser, @Param('id', MessageId) id: string) {
     return this.messages.delete(caller, id);
   }

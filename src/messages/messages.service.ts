@@ -2,22 +2,14 @@ import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundExce
 import type { AuthUser } from '../auth/auth-user.js';
 import { isUniqueViolation } from '../common/pg-errors.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
+import { Metrics } from '../metrics/metrics.service.js';
 import type { MessageFrame } from '../notifications/frames.js';
 import { Notifier } from '../notifications/notifier.js';
 import type { Message } from './message.entity.js';
-import { toMessageView, type MessageView } from './message.view.js';
+import { toMessageView, type ChangesPage, type HistoryPage, type MessageView } from './message.view.js';
 import { MessagesRepository, type HistoryRange } from './messages.repository.js';
 import type { SendMessageDto } from './dto/send-message.dto.js';
 
-export interface HistoryPage {
-  items: MessageView[];
-  hasMore: boolean;
-}
-
-export interface ChangesPage extends HistoryPage {
-  /** Pass as `since` for the next page; the client's new high-water mark. */
-  lastChangeSeq: number;
-}
 
 /**
  * The narrowfail loop: validate, commit, then publish the id (never the body) to every member.
@@ -31,6 +23,7 @@ export class MessagesService {
     private readonly messages: MessagesRepository,
     private readonly conversations: ConversationsService,
     private readonly notifier: Notifier,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Returns the message and whether it is new (false: an idempotent retry of an earlier send). */
@@ -53,6 +46,7 @@ export class MessagesService {
       return { message: toMessageView(earlier), created: false };
     }
     if (!message) throw new NotFoundException('Conversation not found');
+    this.metrics.messagesStored.inc();
     await this.publish('message.created', message);
     return { message: toMessageView(message), created: true };
   }
@@ -110,6 +104,8 @@ export class MessagesService {
    * would retry a message that is already stored. Members who miss the frame catch up by seq.
    */
   private async publish(type: MessageFrame['type'], message: Message): Promise<void> {
+    // Called as soon as the write has returned: from here to the hand-off is the latency.
+    const committedAt = performance.now();
     try {
       const memberIds = await this.conversations.memberIds(message.conversationId);
       this.notifier.publish(memberIds, {
@@ -119,6 +115,7 @@ export class MessagesService {
         seq: Number(message.seq),
         changeSeq: Number(message.changeSeq),
       });
+      this.metrics.notificationLatency.observe({ type }, (performance.now() - committedAt) / 1000);
     } catch (error) {
       this.logger.error(`Could not notify ${type} ${message.id}: ${(error as Error).message}`);
     }

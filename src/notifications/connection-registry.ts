@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { Metrics } from '../metrics/metrics.service.js';
 import { CloseCode, type ServerFrame } from './frames.js';
 
 /** This instance's open sockets, by user: a user may have many tabs and devices. */
@@ -11,7 +12,12 @@ export class ConnectionRegistry {
   private readonly userBySocket = new WeakMap<WebSocket, string>();
   private count = 0;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: Metrics,
+  ) {
+    metrics.sampleConnectionsWith(() => this.count);
+  }
 
   get size(): number {
     return this.count;
@@ -62,6 +68,7 @@ export class ConnectionRegistry {
     for (const socket of sockets) {
       if (this.send(socket, data)) sent++;
     }
+    if (sent > 0) this.metrics.notificationsSent.inc(sent);
     return sent;
   }
 

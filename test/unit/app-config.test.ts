@@ -20,9 +20,22 @@ describe('loadConfig', () => {
     [{ SCRYPT_COST: '1000' }, 'SCRYPT_COST must be between 1024'],
     [{ SCRYPT_COST: '3072' }, 'SCRYPT_COST must be a power of two'],
     [{ ADMIN_USERNAME: 'root' }, 'ADMIN_USERNAME and ADMIN_PASSWORD must be set together'],
+    [{ ADMIN_PASSWORD: 'long enough' }, 'ADMIN_USERNAME and ADMIN_PASSWORD must be set together'],
+    [{ ADMIN_USERNAME: 'r', ADMIN_PASSWORD: 'long enough' }, 'ADMIN_USERNAME must be 3–32 characters of a-z 0-9 _ . -'],
+    [{ ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'short' }, 'ADMIN_PASSWORD must be 8–128 characters'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
+    [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT must be json or pretty, got "xml"'],
+    [{ SHUTDOWN_TIMEOUT_MS: '10s' }, 'SHUTDOWN_TIMEOUT_MS must be a whole number'],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('logs for people in development, as JSON elsewhere, and quietly in tests', () => {
+    expect(loadConfig({})).toMatchObject({ logFormat: 'pretty', logLevel: 'info', shutdownTimeoutMs: 10_000 });
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) })).toMatchObject({ logFormat: 'json', logLevel: 'info' });
+    expect(loadConfig({ NODE_ENV: 'test' })).toMatchObject({ logFormat: 'json', logLevel: 'warn' });
+    expect(loadConfig({ LOG_FORMAT: 'json', LOG_LEVEL: 'debug' })).toMatchObject({ logFormat: 'json', logLevel: 'debug' });
   });
 
   it('normalises allowed origins', () => {

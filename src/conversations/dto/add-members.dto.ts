@@ -1,8 +1,10 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, Matches } from 'class-validator';
 import { ID_PATTERN } from '../../common/validation.js';
 import { MAX_MEMBERS_PER_REQUEST } from './create-conversation.dto.js';
 
 export class AddMembersDto {
+  @ApiProperty({ type: [String], minItems: 1, maxItems: 1000, example: ['44'] })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_MEMBERS_PER_REQUEST)

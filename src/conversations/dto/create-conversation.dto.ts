@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   IsArray,
@@ -13,20 +14,24 @@ export const MAX_MEMBERS_PER_REQUEST = 1000;
 
 /** `{type: "direct", userId}` or `{type: "group", title, memberIds}`. */
 export class CreateConversationDto {
+  @ApiProperty({ enum: ['direct', 'group'] })
   @IsIn(['direct', 'group'])
   type: 'direct' | 'group';
 
+  @ApiPropertyOptional({ description: 'direct: the other user', example: '43' })
   @ValidateIf((dto: CreateConversationDto) => dto.type === 'direct' || dto.userId !== undefined)
   @IsString()
   @Matches(ID_PATTERN, { message: ID_MESSAGE })
   userId?: string;
 
+  @ApiPropertyOptional({ description: 'group: its title', minLength: 1, maxLength: 200, example: 'team' })
   @ValidateIf((dto: CreateConversationDto) => dto.type === 'group' || dto.title !== undefined)
   @Trim()
   @IsString()
   @Length(1, 200)
   title?: string;
 
+  @ApiPropertyOptional({ type: [String], maxItems: 1000, description: 'group: the other members (the caller joins as owner)', example: ['43', '44'] })
   @ValidateIf((dto: CreateConversationDto) => dto.type === 'group' || dto.memberIds !== undefined)
   @IsArray()
   @ArrayMaxSize(MAX_MEMBERS_PER_REQUEST)

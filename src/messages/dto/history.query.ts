@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
@@ -6,6 +7,7 @@ export const DEFAULT_PAGE_SIZE = 15;
 
 export class HistoryQuery {
   /** Messages older than this seq, newest first. */
+  @ApiPropertyOptional({ minimum: 1, description: 'Messages older than this seq, newest first' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -14,6 +16,7 @@ export class HistoryQuery {
   before?: number;
 
   /** Messages newer than this seq, oldest first: how a client catches up. */
+  @ApiPropertyOptional({ minimum: 0, description: 'Messages newer than this seq, oldest first (catching up)' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -21,6 +24,7 @@ export class HistoryQuery {
   @Max(Number.MAX_SAFE_INTEGER)
   after?: number;
 
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 15 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

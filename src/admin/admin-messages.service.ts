@@ -1,0 +1,37 @@
+import { Injectable, Logger, NotFoundException } from '@nestjs/common';
+import type { AuthUser } from '../auth/auth-user.js';
+import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { MessagesService } from '../messages/messages.service.js';
+import { AdminRepository } from './admin.repository.js';
+import { toAdminMessageView, type AdminMessagePage } from './admin.views.js';
+import type { SearchMessagesQuery } from './dto/search-messages.query.js';
+
+/** Searching every conversation's messages, and moderation removal. */
+@Injectable()
+export class AdminMessagesService {
+  private readonly logger = new Logger(AdminMessagesService.name);
+
+  constructor(
+    private readonly admin: AdminRepository,
+    private readonly messages: MessagesService,
+  ) {}
+
+  async search(query: SearchMessagesQuery): Promise<AdminMessagePage> {
+    const beforeId = query.cursor ? decodeCursor(query.cursor, ['id'])[0] : undefined;
+    const { q, senderId, conversationId, from, to } = query;
+    const rows = await this.admin.searchMessages({ q, senderId, conversationId, from, to, beforeId }, query.limit + 1);
+    const items = rows.slice(0, query.limit).map(toAdminMessageView);
+    const nextCursor = rows.length > query.limit ? encodeCursor([items[items.length - 1].id]) : null;
+    return { items, nextCursor };
+  }
+
+  /**
+   * The same removal as a sender's own delete: a tombstone stays in history and the members
+   * get `message.deleted`. Removing a tombstone again changes nothing.
+   */
+  async remove(caller: AuthUser, messageId: string): Promise<void> {
+    if (!(await this.admin.messageExists(messageId))) throw new NotFoundException('Message not found');
+    await this.messages.remove(messageId);
+    this.logger.log(`Admin ${caller.username} (${caller.id}) removed message ${messageId}`);
+  }
+}

@@ -1,0 +1,20 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsDefined, IsIn, IsOptional, ValidateIf } from 'class-validator';
+import type { Role } from '../../users/user.entity.js';
+
+/** `{role?, active?}`: at least one of them. */
+export class UpdateUserDto {
+  @ApiPropertyOptional({ enum: ['user', 'admin'], description: 'Promote to admin or demote to user' })
+  @ValidateIf((dto: UpdateUserDto) => dto.role !== undefined || dto.active === undefined)
+  @IsDefined({ message: 'give role or active' })
+  @IsIn(['user', 'admin'])
+  role?: Role;
+
+  @ApiPropertyOptional({
+    description:
+      'false deactivates: the user is logged out everywhere at once (tokens refused, sockets closed with 4401) and cannot log in; true reactivates (the user logs in again)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  active?: boolean;
+}

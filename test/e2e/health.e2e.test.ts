@@ -1,0 +1,85 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { startApp, type TestApp } from '../support/app.js';
+import { startRedis } from '../support/processes.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('health', () => {
+  let app: TestApp;
+  let proxy: TcpProxy;
+
+  beforeAll(async () => {
+    // The app reaches the database through a proxy the test can cut, so the shared test
+    // database stays up for the other suites.
+    proxy = await startTcpProxy(inject('databaseUrl'));
+    app = await startApp({ DATABASE_URL: proxy.url });
+  });
+
+  afterAll(async () => {
+    proxy.restore();
+    await app.close();
+    await proxy.close();
+  });
+
+  it('live and ready answer 200 without a token', async () => {
+    const live = await app.http().get('/health/live');
+    expect(live.status).toBe(200);
+    expect(live.body).toMatchObject({ status: 'ok' });
+    const ready = await app.http().get('/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ status: 'ok', info: { database: { status: 'up' } } });
+    expect(ready.body.info.redis).toBeUndefined();
+  });
+
+  it('ready answers 503 while the database is unreachable, live stays 200, and ready recovers', async () => {
+    proxy.cut();
+    const started = Date.now();
+    const ready = await app.http().get('/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable', message: 'Not ready: database is down', details: { database: { status: 'down' } } });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await app.http().get('/health/live')).status).toBe(200);
+    // Requests that need the database get 503 too, not 500.
+    expect((await app.http().post('/api/v1/auth/login').send({ username: 'nobody', password: 'whatever1' })).status).toBe(503);
+
+    proxy.restore();
+    await eventually(async () => (await app.http().get('/health/ready')).status === 200);
+  });
+});
+
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+
+describe.skipIf(!hasRedis)('health with REDIS_URL', () => {
+  it('ready answers 503 while Redis is down and 200 once it is back', async () => {
+    const redis = await startRedis();
+    const app = await startApp({ REDIS_URL: redis.url });
+    try {
+      await eventually(async () => (await app.http().get('/health/ready')).status === 200);
+      expect((await app.http().get('/health/ready')).body.info).toMatchObject({ database: { status: 'up' }, redis: { status: 'up' } });
+
+      await redis.stop();
+      await eventually(async () => (await app.http().get('/health/ready')).status === 503);
+      const down = await app.http().get('/health/ready');
+      expect(down.body).toMatchObject({ statusCode: 503, message: 'Not ready: redis is down', details: { database: { status: 'up' }, redis: { status: 'down' } } });
+      expect((await app.http().get('/health/live')).status).toBe(200);
+
+      const again = await startRedis(redis.port);
+      try {
+        await eventually(async () => (await app.http().get('/health/ready')).status === 200, 20_000);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});
