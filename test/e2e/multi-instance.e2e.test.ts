@@ -124,6 +124,38 @@ describe('two instances sharing PostgreSQL and Redis', () => {
   });
 });
 
+describe('deactivation', () => {
+  it('closes the user’s sockets on every instance with 4401', async () => {
+    const prefix = `t${randomBytes(4).toString('hex')}`;
+    const adminName = `admin_${randomBytes(4).toString('hex')}`;
+    const adminPassword = 'admin password 1234';
+    // The first admin comes from instance one's environment only.
+    const [one, two] = await Promise.all([
+      startService({ ...envFor(sharedRedis, prefix), ADMIN_USERNAME: adminName, ADMIN_PASSWORD: adminPassword }),
+      startService(envFor(sharedRedis, prefix)),
+    ]);
+    try {
+      const target = await newUser(asApp(two));
+      const onOne = await TestSocket.connect(one.wsUrl, { token: target.token });
+      const onTwo = [await TestSocket.connect(two.wsUrl, { token: target.token }), await TestSocket.connect(two.wsUrl, { token: target.token })];
+      const login = await one.http().post('/api/v1/auth/login').send({ username: adminName, password: adminPassword });
+      expect(login.status).toBe(200);
+
+      const deactivated = await one
+        .http()
+        .patch(`/api/v1/admin/users/${target.id}`)
+        .set('Authorization', `Bearer ${login.body.accessToken}`)
+        .send({ active: false });
+      expect(deactivated.status).toBe(200);
+      for (const socket of [onOne, ...onTwo]) expect(await socket.waitForClose()).toBe(4401);
+      // And its token is refused by both instances on the next request.
+      for (const instance of [one, two]) expect((await instance.http().get('/api/v1/users/me').set(target.auth)).status).toBe(401);
+    } finally {
+      await Promise.all([one.kill(), two.kill()]);
+    }
+  });
+});
+
 describe('losing an instance or Redis', () => {
   it('keeps serving on the other instance when one is killed', async () => {
     const prefix = `t${randomBytes(4).toString('hex')}`;
