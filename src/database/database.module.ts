@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
+import { PreparedQueries } from './prepared-queries.js';
 import { runMigrations } from './migrate.js';
 import { typeOrmOptions } from './typeorm-options.js';
 
@@ -28,6 +29,7 @@ class EmbeddedPostgresModule implements OnApplicationShutdown {
 }
 
 /** Connects TypeORM (to DATABASE_URL or the embedded server) and applies migrations at start. */
+@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
@@ -42,5 +44,7 @@ class EmbeddedPostgresModule implements OnApplicationShutdown {
       },
     }),
   ],
+  providers: [PreparedQueries],
+  exports: [PreparedQueries],
 })
 export class DatabaseModule {}

@@ -3,6 +3,8 @@ import { RequestMethod } from '@nestjs/common';
 import { createRequire } from 'node:module';
 import type { IncomingHttpHeaders } from 'node:http';
 import { LoggerModule, type Params } from 'nestjs-pino';
+import { pino } from 'pino';
+import type { Options as PinoHttpOptions } from 'pino-http';
 import type { AppConfig } from '../config/app-config.js';
 
 /** A client's own `X-Request-Id` is kept when it looks like an id; anything else is replaced. */
@@ -58,40 +60,44 @@ export function requestIdFor(request: { headers: IncomingHttpHeaders }): string 
  */
 export function loggingModule(config: AppConfig) {
   const pretty = config.logFormat === 'pretty' && prettyAvailable();
+  const options: PinoHttpOptions = {
+    level: config.logLevel,
+    transport: pretty
+      ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }
+      : undefined,
+    redact: { paths: REDACTED_PATHS, censor: '[Redacted]' },
+    // Lines logged during a request carry only its id; the completion line has the details.
+    quietReqLogger: true,
+    customAttributeKeys: { reqId: 'reqId' },
+    serializers: {
+      req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: withoutSecrets(req.url),
+        remoteAddress: req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      // pino-http makes up an error for every 5xx; its stack says nothing. Real errors are
+      // logged with their stack by the exception filter.
+      err: (err: { message?: string }) => (err.message?.startsWith('failed with status code') ? undefined : err),
+    },
+    // 503 is a dependency being down (logged where it is detected), not a fault of this code.
+    customLogLevel: (_req, res, error) =>
+      res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info',
+    customSuccessMessage: (req, res, responseTime) =>
+      `${req.method} ${withoutSecrets(req.url)} ${res.statusCode} ${Math.round(responseTime)}ms`,
+    customErrorMessage: (req, res) => `${req.method} ${withoutSecrets(req.url)} ${res.statusCode} failed`,
+    autoLogging: {
+      ignore: (req) => req.url === '/metrics' || req.url?.startsWith('/health/') === true,
+    },
+  };
   const params: Params = {
     // nestjs-pino's default route pattern matches nothing under the Fastify adapter of Nest 12.
     forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
-    pinoHttp: {
-      level: config.logLevel,
-      transport: pretty
-        ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }
-        : undefined,
-      redact: { paths: REDACTED_PATHS, censor: '[Redacted]' },
-      // Lines logged during a request carry only its id; the completion line has the details.
-      quietReqLogger: true,
-      customAttributeKeys: { reqId: 'reqId' },
-      serializers: {
-        req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: withoutSecrets(req.url),
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        // pino-http makes up an error for every 5xx; its stack says nothing. Real errors are
-        // logged with their stack by the exception filter.
-        err: (err: { message?: string }) => (err.message?.startsWith('failed with status code') ? undefined : err),
-      },
-      // 503 is a dependency being down (logged where it is detected), not a fault of this code.
-      customLogLevel: (_req, res, error) =>
-        res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info',
-      customSuccessMessage: (req, res, responseTime) =>
-        `${req.method} ${withoutSecrets(req.url)} ${res.statusCode} ${Math.round(responseTime)}ms`,
-      customErrorMessage: (req, res) => `${req.method} ${withoutSecrets(req.url)} ${res.statusCode} failed`,
-      autoLogging: {
-        ignore: (req) => req.url === '/metrics' || req.url?.startsWith('/health/') === true,
-      },
-    },
+    // JSON lines go to stdout asynchronously: pino's default writes every line with a blocking
+    // write(2) on the request path. Lines written while one write is under way go out together
+    // in the next, and whatever is pending is flushed when the process exits.
+    pinoHttp: pretty ? options : [options, pino.destination({ dest: 1, sync: false })],
   };
   return LoggerModule.forRoot(params);
 }

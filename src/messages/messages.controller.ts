@@ -3,7 +3,8 @@ import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, 
 import type { FastifyReply } from 'fastify';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
 import { MessageView } from './message.view.js';
-import type { AuthUser } from '../auth/auth-user.js';
+import type { AuthUser, Caller } from '../auth/auth-user.js';
+import { CallerCheckedByQuery } from '../auth/caller-checked-by-query.decorator.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { ParseIdPipe } from '../common/ids.js';
 import { RateLimited } from '../rate-limit/rate-limit.decorator.js';
@@ -21,28 +22,30 @@ export class MessagesController {
 
   /** 201 with the stored message; 200 with the original when `clientMessageId` repeats. */
   @Post()
+  @CallerCheckedByQuery()
   @RateLimited('send')
   @ApiOperation({ summary: 'Send a message into a conversation, or directly to a user' })
   @ApiCreatedResponse({ type: MessageView, description: 'Stored; the members are notified with message.created' })
   @ApiOkResponse({ type: MessageView, description: 'The same clientMessageId again: the original message, nothing stored twice' })
   @ApiErrors(400, [404, 'No such conversation (or not a member), or no such active recipient'], 429)
   async send(
-    @CurrentUser() caller: AuthUser,
+    @CurrentUser() caller: Caller,
     @Body() dto: SendMessageDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const { message, created } = await this.messages.send(caller.id, dto);
+    const { message, created } = await this.messages.send(caller, dto);
     reply.status(created ? 201 : 200);
     return message;
   }
 
   @Get(':id')
+  @CallerCheckedByQuery()
   @ApiOperation({ summary: 'One message' })
   @ApiParam({ name: 'id', description: 'Message id' })
   @ApiOkResponse({ type: MessageView })
   @ApiErrors([404, 'No such message, or the caller is not a member of its conversation'])
-  get(@CurrentUser() caller: AuthUser, @Param('id', MessageId) id: string) {
-    return this.messages.get(caller.id, id);
+  get(@CurrentUser() caller: Caller, @Param('id', MessageId) id: string) {
+    return this.messages.get(caller, id);
   }
 
   @Patch(':id')
@@ -51,7 +54,7 @@ export class MessagesController {
   @ApiOkResponse({ type: MessageView })
   @ApiErrors(400, [403, 'Only the sender edits'], [404, 'No such message, or not visible'], [409, 'The message has been deleted'])
   edit(@CurrentUser() caller: AuthUser, @Param('id', MessageId) id: string, @Body() dto: EditMessageDto) {
-    return this.messages.edit(caller.id, id, dto.body);
+    return this.messages.edit(caller, id, dto.body);
   }
 
   @Delete(':id')

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
 import { ConversationsModule } from '../conversations/conversations.module.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
 import { ConversationMessagesController } from './conversation-messages.controller.js';
@@ -7,7 +8,7 @@ import { MessagesRepository } from './messages.repository.js';
 import { MessagesService } from './messages.service.js';
 
 @Module({
-  imports: [ConversationsModule, NotificationsModule],
+  imports: [AuthModule, ConversationsModule, NotificationsModule],
   controllers: [MessagesController, ConversationMessagesController],
   providers: [MessagesRepository, MessagesService],
   exports: [MessagesService],

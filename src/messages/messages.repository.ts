@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { Caller } from '../auth/auth-user.js';
+import { PreparedQueries, type PreparedStatement } from '../database/prepared-queries.js';
 import type { Message } from './message.entity.js';
 
 const MESSAGE_COLUMNS = `
@@ -10,37 +12,58 @@ const MESSAGE_COLUMNS = `
 
 export type HistoryRange = { before?: number; after?: number };
 
+/** A message just stored, with the ids of its conversation's members. */
+export type SentMessage = Message & { memberIds: string[] };
+
+const SEND: PreparedStatement = {
+  name: 'messages_send',
+  text: `WITH conversation AS (
+           UPDATE conversations
+              SET last_seq = last_seq + 1, last_change_seq = last_change_seq + 1, updated_at = now()
+            WHERE id = $1
+              AND EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2)
+              AND EXISTS (SELECT 1 FROM users WHERE id = $2 AND active AND token_version = $5)
+           RETURNING id, last_seq, last_change_seq
+         ), sender_read AS (
+           UPDATE conversation_members me SET last_read_seq = conversation.last_seq
+             FROM conversation WHERE me.conversation_id = conversation.id AND me.user_id = $2
+         ), message AS (
+           INSERT INTO messages (conversation_id, seq, change_seq, sender_id, body, client_message_id)
+           SELECT id, last_seq, last_change_seq, $2, $3, $4 FROM conversation
+           RETURNING *
+         )
+         SELECT ${MESSAGE_COLUMNS}, conversation_member_ids(conversation_id) AS "memberIds" FROM message`,
+};
+
+const FIND_VISIBLE: PreparedStatement = {
+  name: 'messages_find_visible',
+  text: `SELECT ${MESSAGE_COLUMNS} FROM messages m
+          WHERE m.id = $1
+            AND EXISTS (SELECT 1 FROM conversation_members cm
+                         WHERE cm.conversation_id = m.conversation_id AND cm.user_id = $2)
+            AND EXISTS (SELECT 1 FROM users u WHERE u.id = $2 AND u.active AND u.token_version = $3)`,
+};
+
 /** Messages, read and written with hand-written SQL: these are the hot paths. */
 @Injectable()
 export class MessagesRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly prepared: PreparedQueries,
+  ) {}
 
   /**
    * Takes the conversation's next seq and stores the message, in one statement: the counter
    * update locks the conversation row until commit, so seqs commit in order with no gaps, and
    * a failed insert (a duplicate clientMessageId) rolls the counter back with it. Sending also
-   * marks the conversation read up to the sender's own message. Undefined when the sender is
-   * not a member.
+   * marks the conversation read up to the sender's own message. The same round trip returns
+   * the members to notify, read under that lock (see the conversation_member_ids migration).
+   * Undefined when the sender is not a member, or no longer active at its token's version
+   * (the caller check of CallerCheckedByQuery).
    */
-  async insert(conversationId: string, senderId: string, body: string, clientMessageId?: string): Promise<Message | undefined> {
-    const rows = await this.dataSource.query(
-      `WITH conversation AS (
-         UPDATE conversations
-            SET last_seq = last_seq + 1, last_change_seq = last_change_seq + 1, updated_at = now()
-          WHERE id = $1
-            AND EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2)
-         RETURNING id, last_seq, last_change_seq
-       ), sender_read AS (
-         UPDATE conversation_members me SET last_read_seq = conversation.last_seq
-           FROM conversation WHERE me.conversation_id = conversation.id AND me.user_id = $2
-       ), message AS (
-         INSERT INTO messages (conversation_id, seq, change_seq, sender_id, body, client_message_id)
-         SELECT id, last_seq, last_change_seq, $2, $3, $4 FROM conversation
-         RETURNING *
-       )
-       SELECT ${MESSAGE_COLUMNS} FROM message`,
-      [conversationId, senderId, body, clientMessageId ?? null],
-    );
+  async insert(conversationId: string, sender: Caller, body: string, clientMessageId?: string): Promise<SentMessage | undefined> {
+    const values = [conversationId, sender.id, body, clientMessageId ?? null, sender.tokenVersion];
+    const rows = await this.prepared.rows<SentMessage>(SEND, values);
     return rows[0];
   }
 
@@ -52,15 +75,12 @@ export class MessagesRepository {
     return rows[0];
   }
 
-  /** The message if `userId` is a member of its conversation. */
-  async findVisibleTo(userId: string, messageId: string): Promise<Message | undefined> {
-    const rows = await this.dataSource.query(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages m
-        WHERE m.id = $1
-          AND EXISTS (SELECT 1 FROM conversation_members cm
-                       WHERE cm.conversation_id = m.conversation_id AND cm.user_id = $2)`,
-      [messageId, userId],
-    );
+  /**
+   * The message if the caller is a member of its conversation, and active at its token's
+   * version (the caller check of CallerCheckedByQuery).
+   */
+  async findVisibleTo(caller: Caller, messageId: string): Promise<Message | undefined> {
+    const rows = await this.prepared.rows<Message>(FIND_VISIBLE, [messageId, caller.id, caller.tokenVersion]);
     return rows[0];
   }
 

@@ -1,5 +1,6 @@
 import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException } from '@nestjs/common';
-import type { AuthUser } from '../auth/auth-user.js';
+import type { AuthUser, Caller } from '../auth/auth-user.js';
+import { TokenService } from '../auth/token.service.js';
 import { isUniqueViolation } from '../common/pg-errors.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { Metrics } from '../metrics/metrics.service.js';
@@ -7,7 +8,7 @@ import type { MessageFrame } from '../notifications/frames.js';
 import { Notifier } from '../notifications/notifier.js';
 import type { Message } from './message.entity.js';
 import { toMessageView, type ChangesPage, type HistoryPage, type MessageView } from './message.view.js';
-import { MessagesRepository, type HistoryRange } from './messages.repository.js';
+import { MessagesRepository, type HistoryRange, type SentMessage } from './messages.repository.js';
 import type { SendMessageDto } from './dto/send-message.dto.js';
 
 
@@ -24,40 +25,48 @@ export class MessagesService {
     private readonly conversations: ConversationsService,
     private readonly notifier: Notifier,
     private readonly metrics: Metrics,
+    private readonly tokens: TokenService,
   ) {}
 
-  /** Returns the message and whether it is new (false: an idempotent retry of an earlier send). */
-  async send(senderId: string, dto: SendMessageDto): Promise<{ message: MessageView; created: boolean }> {
-    if (dto.clientMessageId) {
-      const earlier = await this.messages.findByClientMessageId(senderId, dto.clientMessageId);
-      if (earlier) return { message: toMessageView(earlier), created: false };
+  /**
+   * Returns the message and whether it is new (false: an idempotent retry of an earlier send).
+   * A retry is recognised by the unique index on (sender, clientMessageId) rather than looked
+   * up first, so a first send, by far the common case, costs one statement.
+   */
+  async send(sender: Caller, dto: SendMessageDto): Promise<{ message: MessageView; created: boolean }> {
+    let conversationId = dto.conversationId!;
+    if (dto.recipientId) {
+      // Checked before anything is created on the sender's behalf.
+      await this.tokens.requireCurrent(sender);
+      conversationId = (await this.conversations.findOrCreateDirect(sender.id, dto.recipientId)).id;
     }
-    const conversationId = dto.recipientId
-      ? (await this.conversations.findOrCreateDirect(senderId, dto.recipientId)).id
-      : dto.conversationId!;
-    let message: Message | undefined;
+    let message: SentMessage | undefined;
     try {
-      message = await this.messages.insert(conversationId, senderId, dto.body, dto.clientMessageId);
+      message = await this.messages.insert(conversationId, sender, dto.body, dto.clientMessageId);
     } catch (error) {
-      // The same retry racing itself: the other attempt stored it; answer with that one.
       if (!dto.clientMessageId || !isUniqueViolation(error)) throw error;
-      const earlier = await this.messages.findByClientMessageId(senderId, dto.clientMessageId);
-      if (!earlier) throw error;
-      return { message: toMessageView(earlier), created: false };
     }
-    if (!message) throw new NotFoundException('Conversation not found');
+    if (!message) {
+      // Nothing stored: the sender is no longer active (401), or this is a retry of an earlier
+      // send (even one whose sender has since left the conversation), or the sender is not a
+      // member of the conversation.
+      await this.tokens.requireCurrent(sender);
+      const earlier = dto.clientMessageId && (await this.messages.findByClientMessageId(sender.id, dto.clientMessageId));
+      if (earlier) return { message: toMessageView(earlier), created: false };
+      throw new NotFoundException('Conversation not found');
+    }
     this.metrics.messagesStored.inc();
-    await this.publish('message.created', message);
+    this.notify('message.created', message, message.memberIds, performance.now());
     return { message: toMessageView(message), created: true };
   }
 
-  async get(callerId: string, messageId: string): Promise<MessageView> {
-    return toMessageView(await this.requireVisible(callerId, messageId));
+  async get(caller: Caller, messageId: string): Promise<MessageView> {
+    return toMessageView(await this.requireVisible(caller, messageId));
   }
 
-  async edit(callerId: string, messageId: string, body: string): Promise<MessageView> {
-    const message = await this.requireVisible(callerId, messageId);
-    if (message.senderId !== callerId) throw new ForbiddenException('Only the sender can edit a message');
+  async edit(caller: Caller, messageId: string, body: string): Promise<MessageView> {
+    const message = await this.requireVisible(caller, messageId);
+    if (message.senderId !== caller.id) throw new ForbiddenException('Only the sender can edit a message');
     const edited = await this.messages.editBody(messageId, body);
     if (!edited) throw new ConflictException('Message has been deleted');
     await this.publish('message.updated', edited);
@@ -66,7 +75,7 @@ export class MessagesService {
 
   /** Sender or admin. Deleting a tombstone again is a no-op. */
   async delete(caller: AuthUser, messageId: string): Promise<void> {
-    const message = await this.requireVisible(caller.id, messageId);
+    const message = await this.requireVisible(caller, messageId);
     if (message.senderId !== caller.id && caller.role !== 'admin') {
       throw new ForbiddenException('Only the sender or an admin can delete a message');
     }
@@ -93,9 +102,12 @@ export class MessagesService {
     return { items, hasMore: rows.length > limit, lastChangeSeq };
   }
 
-  private async requireVisible(callerId: string, messageId: string): Promise<Message> {
-    const message = await this.messages.findVisibleTo(callerId, messageId);
-    if (!message) throw new NotFoundException('Message not found');
+  private async requireVisible(caller: Caller, messageId: string): Promise<Message> {
+    const message = await this.messages.findVisibleTo(caller, messageId);
+    if (!message) {
+      await this.tokens.requireCurrent(caller);
+      throw new NotFoundException('Message not found');
+    }
     return message;
   }
 
@@ -106,8 +118,19 @@ export class MessagesService {
   private async publish(type: MessageFrame['type'], message: Message): Promise<void> {
     // Called as soon as the write has returned: from here to the hand-off is the latency.
     const committedAt = performance.now();
+    let memberIds: string[];
     try {
-      const memberIds = await this.conversations.memberIds(message.conversationId);
+      memberIds = await this.conversations.memberIds(message.conversationId);
+    } catch (error) {
+      this.logger.error(`Could not notify ${type} ${message.id}: ${(error as Error).message}`);
+      return;
+    }
+    this.notify(type, message, memberIds, committedAt);
+  }
+
+  /** Hands the frame to the notifier; like `publish`, never fails the committed write. */
+  private notify(type: MessageFrame['type'], message: Message, memberIds: readonly string[], committedAt: number): void {
+    try {
       this.notifier.publish(memberIds, {
         type,
         id: message.id,

@@ -163,7 +163,9 @@ describe('users', () => {
 
   it('deactivation closes the user’s sockets with 4401 and revokes its tokens at once; reactivation lets it log in again', async () => {
     const [user, friend] = [await newUser(app, 'deact'), await newUser(app, 'friend')];
-    await newDirect(app, user, friend);
+    const direct = await newDirect(app, user, friend);
+    const sent = await app.http().post('/api/v1/messages').set(user.auth).send({ conversationId: direct, body: 'before' });
+    expect(sent.status).toBe(201);
     const [tab1, tab2] = [await connect(user), await connect(user)];
     const friendSocket = await connect(friend);
 
@@ -175,6 +177,11 @@ describe('users', () => {
     expect(await tab2.waitForClose()).toBe(CloseCode.Unauthorized);
     expect(friendSocket.closeCode).toBeUndefined();
     expect((await app.http().get('/api/v1/users/me').set(user.auth)).status).toBe(401);
+    // Sending and reading a message check the caller in their own statement: the same 401.
+    const send = (body: object) => app.http().post('/api/v1/messages').set(user.auth).send(body);
+    expect((await send({ conversationId: direct, body: 'after' })).status).toBe(401);
+    expect((await send({ recipientId: friend.id, body: 'after' })).status).toBe(401);
+    expect((await app.http().get(`/api/v1/messages/${sent.body.id}`).set(user.auth)).status).toBe(401);
     expect((await app.http().post('/api/v1/auth/login').send({ username: user.username, password: PASSWORD })).status).toBe(401);
     await expect(TestSocket.open(app.wsUrl, { token: user.token })).rejects.toEqual(new HandshakeRefused(401));
     // Others can no longer reach the deactivated user either.
@@ -186,8 +193,13 @@ describe('users', () => {
     expect(reactivated.body.active).toBe(true);
     // The old token stays revoked; a new login works.
     expect((await app.http().get('/api/v1/users/me').set(user.auth)).status).toBe(401);
+    expect((await send({ conversationId: direct, body: 'old token' })).status).toBe(401);
+    expect((await app.http().get(`/api/v1/messages/${sent.body.id}`).set(user.auth)).status).toBe(401);
     const again = await login(user.username);
     expect((await app.http().get('/api/v1/users/me').set(again.auth)).status).toBe(200);
+    expect((await app.http().get(`/api/v1/messages/${sent.body.id}`).set(again.auth)).status).toBe(200);
+    const resent = await app.http().post('/api/v1/messages').set(again.auth).send({ conversationId: direct, body: 'back' });
+    expect(resent.status).toBe(201);
   });
 
   it('an admin cannot demote or deactivate itself', async () => {
