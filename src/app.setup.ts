@@ -1,6 +1,7 @@
 import { ValidationPipe } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
@@ -39,10 +40,6 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
 }
 
 export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
-  // Security headers (CSP, frame-ancestors, nosniff, HSTS, referrer policy, …).
-  // Without upgrade-insecure-requests: a plain-HTTP install (`npm start` reached over a LAN
-  // address) would otherwise have its page's assets rewritten to https and fail to load.
-  await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   // The API speaks JSON only: any other body type is a 415, not a string to validate.
   app.getHttpAdapter().getInstance().removeContentTypeParser('text/plain');
   app.useWebSocketAdapter(new ParleyWsAdapter(app));
@@ -58,19 +55,42 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     }),
   );
   app.enableCors({ origin: config.allowedOrigins ?? true });
-  observeRequests(app);
+  observeRequests(app, securityHeaders());
   setupOpenApi(app);
   serveWebClient(app);
 }
 
 /**
- * Echoes each request's id (the one on its log lines) in `X-Request-Id`, and times every
- * response into parley_http_request_duration_seconds, labelled by route pattern.
+ * Helmet's security headers (CSP, frame-ancestors, nosniff, HSTS, referrer policy, …), worked
+ * out once: with no per-response nonces they are the same for every response, and
+ * @fastify/helmet rebuilt the whole middleware, CSP included, on every request. Without
+ * upgrade-insecure-requests: a plain-HTTP install (`npm start` reached over a LAN address)
+ * would otherwise have its page's assets rewritten to https and fail to load.
  */
-function observeRequests(app: NestFastifyApplication): void {
+function securityHeaders(): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const recorder = {
+    setHeader: (name: string, value: unknown) => void (headers[name] = String(value)),
+    removeHeader: () => undefined,
+  };
+  helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })(
+    {} as IncomingMessage,
+    recorder as unknown as ServerResponse,
+    () => undefined,
+  );
+  return headers;
+}
+
+/**
+ * Sets the security headers and echoes each request's id (the one on its log lines) in
+ * `X-Request-Id`, and times every response into parley_http_request_duration_seconds,
+ * labelled by route pattern.
+ */
+function observeRequests(app: NestFastifyApplication, headers: Record<string, string>): void {
   const metrics = app.get(Metrics);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
+    reply.headers(headers);
     reply.header('X-Request-Id', request.id);
     done();
   });
