@@ -3,6 +3,7 @@ import type { AuthUser } from '../auth/auth-user.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { CloseCode } from '../notifications/frames.js';
 import { Notifier } from '../notifications/notifier.js';
+import { LastSeenRecorder } from '../users/last-seen.recorder.js';
 import { AdminRepository } from './admin.repository.js';
 import { toAdminUserView, type AdminUserPage, type AdminUserView } from './admin.views.js';
 import type { ListAdminUsersQuery } from './dto/list-admin-users.query.js';
@@ -23,9 +24,11 @@ export class AdminUsersService {
   constructor(
     private readonly admin: AdminRepository,
     private readonly notifier: Notifier,
+    private readonly lastSeen: LastSeenRecorder,
   ) {}
 
   async list(query: ListAdminUsersQuery): Promise<AdminUserPage> {
+    await this.lastSeen.flush();
     const afterUsername = query.cursor ? decodeCursor(query.cursor, ['string'])[0] : undefined;
     const rows = await this.admin.listUsers(
       { q: query.q?.trim() || undefined, role: query.role, active: query.active, afterUsername },

@@ -10,11 +10,12 @@ import { AdminStatsController } from './admin-stats.controller.js';
 import { AdminStatsService } from './admin-stats.service.js';
 import { AdminUsersController } from './admin-users.controller.js';
 import { AdminUsersService } from './admin-users.service.js';
+import { UsersModule } from '../users/users.module.js';
 import { AdminRepository } from './admin.repository.js';
 
 /** `/api/v1/admin/*` (role admin), and the first admin from ADMIN_USERNAME / ADMIN_PASSWORD. */
 @Module({
-  imports: [AuthModule, MessagesModule, NotificationsModule],
+  imports: [AuthModule, MessagesModule, NotificationsModule, UsersModule],
   controllers: [AdminUsersController, AdminMessagesController, AdminStatsController],
   providers: [AdminRepository, AdminUsersService, AdminMessagesService, AdminStatsService, AdminAccountsService],
 })

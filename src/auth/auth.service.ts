@@ -1,5 +1,6 @@
 import { Injectable, UnauthorizedException } from '@nestjs/common';
 import { UsersService } from '../users/users.service.js';
+import { LastSeenRecorder } from '../users/last-seen.recorder.js';
 import { toUserView } from '../users/user.view.js';
 import type { Session } from './auth.views.js';
 import type { LoginDto } from './dto/login.dto.js';
@@ -13,6 +14,7 @@ export class AuthService {
     private readonly users: UsersService,
     private readonly hasher: PasswordHasher,
     private readonly tokens: TokenService,
+    private readonly lastSeen: LastSeenRecorder,
   ) {}
 
   async register(dto: RegisterDto): Promise<Session> {
@@ -29,7 +31,7 @@ export class AuthService {
     const valid = await this.hasher.verify(dto.password, user.passwordHash);
     // A deactivated user gets the same answer as a wrong password.
     if (!valid || !user.active) throw new UnauthorizedException('Invalid username or password');
-    await this.users.touchLastSeen(user.id);
+    this.lastSeen.seen(user.id);
     return { user: toUserView(user), accessToken: await this.tokens.issueAccessToken(user) };
   }
 }

@@ -52,16 +52,16 @@ export class ConnectionRegistry {
     return this.socketsByUser.get(userId)?.size ?? 0;
   }
 
-  /** Sends one frame to every local socket of these users, serialising it once. */
+  /** Sends one frame to every local socket of these users, serialising and encoding it once. */
   deliver(userIds: readonly string[], frame: ServerFrame): number {
-    const data = JSON.stringify(frame);
+    const data = encodeFrame(frame);
     let sent = 0;
     for (const userId of userIds) sent += this.deliverSerialized(userId, data);
     return sent;
   }
 
   /** Sends an already serialised frame to every local socket of one user. */
-  deliverSerialized(userId: string, data: string): number {
+  deliverSerialized(userId: string, data: string | Buffer): number {
     const sockets = this.socketsByUser.get(userId);
     if (!sockets) return 0;
     let sent = 0;
@@ -74,7 +74,7 @@ export class ConnectionRegistry {
 
   /** Sends a frame to every local socket. */
   broadcast(frame: ServerFrame): void {
-    const data = JSON.stringify(frame);
+    const data = encodeFrame(frame);
     for (const userId of this.socketsByUser.keys()) this.deliverSerialized(userId, data);
   }
 
@@ -92,7 +92,7 @@ export class ConnectionRegistry {
     }
   }
 
-  private send(socket: WebSocket, data: string): boolean {
+  private send(socket: WebSocket, data: string | Buffer): boolean {
     if (socket.readyState !== socket.OPEN) return false;
     // A client that stops reading would make us buffer without bound: drop it instead.
     // It reconnects and catches up by seq like any other client that missed frames.
@@ -100,7 +100,7 @@ export class ConnectionRegistry {
       this.dropSlowConsumer(socket);
       return false;
     }
-    socket.send(data);
+    socket.send(data, TEXT_FRAME);
     return true;
   }
 
@@ -117,3 +117,14 @@ export class ConnectionRegistry {
 }
 
 const SLOW_CONSUMER_GRACE_MS = 1000;
+
+/** Buffers are sent as text frames too: the protocol is JSON text. */
+const TEXT_FRAME = { binary: false } as const;
+
+/**
+ * A frame as UTF-8 bytes, made once however many sockets it goes to: `ws` sends a Buffer as it
+ * is, where a string would be encoded again for every socket.
+ */
+function encodeFrame(frame: ServerFrame): Buffer {
+  return Buffer.from(JSON.stringify(frame));
+}

@@ -12,7 +12,7 @@ import { bearerToken } from '../auth/auth.guard.js';
 import { isDatabaseUnavailable } from '../common/pg-errors.js';
 import { TokenService } from '../auth/token.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { UsersService } from '../users/users.service.js';
+import { LastSeenRecorder } from '../users/last-seen.recorder.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { CloseCode } from './frames.js';
 import { Notifier } from './notifier.js';
@@ -48,7 +48,7 @@ export class NotificationsGateway
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly tokens: TokenService,
-    private readonly users: UsersService,
+    private readonly lastSeen: LastSeenRecorder,
     private readonly connections: ConnectionRegistry,
     private readonly notifier: Notifier,
   ) {
@@ -77,7 +77,7 @@ export class NotificationsGateway
     this.connections.add(user.id, socket);
     await this.watch(user.id);
     this.connections.sendTo(socket, { type: 'ready', userId: user.id });
-    void this.users.touchLastSeen(user.id).catch(() => undefined);
+    this.lastSeen.seen(user.id);
   }
 
   handleDisconnect(socket: WebSocket): void {

@@ -56,7 +56,8 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
 
   publish(userIds: readonly string[], frame: ServerFrame): void {
     const data = JSON.stringify(frame);
-    for (const userId of userIds) this.connections.deliverSerialized(userId, data);
+    const encoded = Buffer.from(data);
+    for (const userId of userIds) this.connections.deliverSerialized(userId, encoded);
     this.send(userIds, `${this.instanceId}|${data}`);
   }
 

@@ -85,8 +85,4 @@ export class UsersService {
       .getRawMany<{ id: string }>();
     return new Set(rows.map((row) => row.id));
   }
-
-  async touchLastSeen(id: string): Promise<void> {
-    await this.users.update({ id }, { lastSeenAt: () => 'now()' });
-  }
 }
