@@ -68,6 +68,8 @@ function plan(quick: boolean) {
     groupMembers: quick ? 200 : 1000,
     fanoutRepeats: quick ? 10 : 30,
     idleSockets: quick ? 2000 : 15_000,
+    /** Sockets opened and closed on the fresh instance before its baseline RSS is read. */
+    connectWarmup: 200,
     connectConcurrency: 200,
   };
 }
@@ -161,7 +163,7 @@ async function main(): Promise<number> {
 
     const jwtSecret = randomSecret();
     const redisUrl = options.redis ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined;
-    for (const instance of options.instances === 2 ? ['A', 'B'] : ['A']) {
+    const start = async (instance: string) => {
       const server = await startServer(
         instance,
         {
@@ -177,12 +179,14 @@ async function main(): Promise<number> {
       servers.push(server);
       cleanups.push(() => server.stop());
       log(`server ${instance} ready on port ${server.port} (pid ${server.pid}, log ${path.relative(ROOT, server.logFile)})`);
-    }
+      return server;
+    };
+    for (const instance of options.instances === 2 ? ['A', 'B'] : ['A']) await start(instance);
     const [a] = servers;
     const b = servers[1] ?? a;
 
     const pairCount = Math.max(...p.senderCounts, p.pacedSenders, p.fullFlowSenders, p.rawLoops);
-    const userCount = 2 * pairCount + p.groupMembers + p.idleSockets;
+    const userCount = 2 * pairCount + p.groupMembers + p.idleSockets + p.connectWarmup;
     const users = await seedUsers(db.url, userCount, jwtSecret, 4 * 3600);
     log(`seeded ${users.length} users with SQL and minted their tokens`);
 
@@ -272,7 +276,11 @@ async function main(): Promise<number> {
     }
 
     try {
-      results.connections = await connections(ctx, idleUsers, p.connectConcurrency);
+      // A freshly started instance, so that the memory the earlier phases left in the heap does
+      // not hide the sockets' cost (the others stay up, idle).
+      const fresh = await start('sockets');
+      results.connections = await connections({ ...ctx, recipientWs: fresh }, idleUsers, p.idleSockets, p.connectWarmup, p.connectConcurrency);
+      await fresh.stop();
       const c = results.connections;
       log(`connections: ${c.opened}/${c.requested} open, ${Math.round(c.connectsPerSecond)}/s, ${c.kbPerSocket.toFixed(1)} KB/socket`);
     } catch (error) {
@@ -284,7 +292,11 @@ async function main(): Promise<number> {
     await cleanup();
   }
 
-  for (const server of servers) results.serverLogs[server.name] = scanLog(server.logFile);
+  for (const server of servers) {
+    results.serverLogs[server.name] = scanLog(server.logFile);
+    const died = server.unexpectedExit();
+    if (died) results.failures.push(`server ${server.name} (pid ${server.pid}) died during the run with ${died}`);
+  }
   results.finishedAt = new Date().toISOString();
   results.machine.loadAverageAtEnd = os.loadavg().map((value) => Number(value.toFixed(2)));
   results.rows = buildRows(results);

@@ -85,6 +85,8 @@ export interface ServerInstance {
   child: ChildProcess;
   /** VmRSS of the server process in kB. */
   rssKb: () => number;
+  /** How the process ended, if it ended without being stopped. */
+  unexpectedExit: () => string | undefined;
   stop: () => Promise<void>;
 }
 
@@ -153,6 +155,13 @@ export async function startServer(name: string, settings: ServerSettings, logDir
     await sleep(200);
   }
   let stopped = false;
+  // A server that dies mid-run must not look like a slow one: say so at once, with its last words.
+  let died: string | undefined;
+  void exited.then(() => {
+    if (stopped) return;
+    died = child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`;
+    console.log(`[bench] SERVER ${name} (pid ${child.pid}) DIED UNEXPECTEDLY with ${died}; log tail:\n${tail(logFile, 5)}`);
+  });
   return {
     name,
     port,
@@ -162,6 +171,7 @@ export async function startServer(name: string, settings: ServerSettings, logDir
     logFile,
     child,
     rssKb: () => readRssKb(child.pid!),
+    unexpectedExit: () => died,
     stop: async () => {
       if (stopped) return;
       stopped = true;
