@@ -23,6 +23,7 @@ import { pairSockets, setupPairs, type Pair } from './scenarios/pairs.js';
 import { paced, throughput } from './scenarios/throughput.js';
 import {
   ROOT,
+  SERVER_DIR,
   createDatabase,
   postgresVersion,
   randomSecret,
@@ -79,11 +80,14 @@ const PASS_THROUGH = /^(DATABASE_POOL_SIZE|LOG_LEVEL|LOG_FORMAT|WS_[A-Z_]+|ACCES
 /** The server's default DATABASE_POOL_SIZE (src/config/app-config.ts); passed explicitly, so both sides agree. */
 const DEFAULT_POOL_SIZE = 10;
 
-function git(args: string[]): string {
+/** Git facts about the benchmarked checkout; undefined when SERVER_DIR is not the top of one. */
+function git(args: string[]): string | undefined {
+  const run = (argv: string[]) => execFileSync('git', argv, { cwd: SERVER_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
-    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+    if (path.resolve(run(['rev-parse', '--show-toplevel'])) !== SERVER_DIR) return undefined;
+    return run(args);
   } catch {
-    return 'unknown';
+    return undefined;
   }
 }
 
@@ -120,10 +124,11 @@ async function main(): Promise<number> {
       kernel: `${os.type()} ${os.release()}`,
       node: process.version,
       postgres: 'unknown',
+      serverDir: SERVER_DIR,
       gitCommit: git(['rev-parse', 'HEAD']),
       gitBranch: git(['rev-parse', '--abbrev-ref', 'HEAD']),
       // Uncommitted changes under src/ mean the figures are for a build of something unnamed.
-      srcUncommittedChanges: git(['status', '--porcelain', '--', 'src', 'migrations']) !== '',
+      srcUncommittedChanges: ((status) => (status === undefined ? undefined : status !== ''))(git(['status', '--porcelain', '--', 'src', 'migrations'])),
       loadAverageAtStart: os.loadavg().map((value) => Number(value.toFixed(2))),
       openFileLimit: Number(execFileSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()),
     },
@@ -155,7 +160,7 @@ async function main(): Promise<number> {
 
   const servers: ServerInstance[] = [];
   try {
-    log(`mode ${results.mode}, ${options.instances} instance(s)${options.redis ? ' with Redis' : ''}, pool size ${poolSize}`);
+    log(`mode ${results.mode}, ${options.instances} instance(s)${options.redis ? ' with Redis' : ''}, pool size ${poolSize}, server ${path.join(SERVER_DIR, 'dist/src/main.js')}`);
     const db = await createDatabase();
     cleanups.push(() => db.drop().then(() => log(`dropped database ${db.name}`)));
     log(`created database ${db.name}`);

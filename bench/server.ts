@@ -12,6 +12,11 @@ import { HttpClient, sleep } from './clients.js';
  */
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
+/**
+ * The checkout whose build (`dist/src/main.js`) is benchmarked: this one, or BENCH_SERVER_DIR
+ * (another checkout, already built), e.g. to compare two versions with the same harness.
+ */
+export const SERVER_DIR = process.env.BENCH_SERVER_DIR ? path.resolve(process.env.BENCH_SERVER_DIR) : ROOT;
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function databaseUrl(name: string): string {
@@ -134,7 +139,7 @@ export async function startServer(name: string, settings: ServerSettings, logDir
   const logFile = path.join(logDir, `server-${name}.log.tmp`);
   const fd = openSync(logFile, 'w');
   const child = spawn(process.execPath, ['dist/src/main.js'], {
-    cwd: ROOT,
+    cwd: SERVER_DIR,
     env: serverEnv(settings, port),
     stdio: ['ignore', fd, fd],
   });
