@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { ErrorCounter, sleep, summarize, type Summary } from './clients.js';
+import type { CpuUse } from './cpu.js';
 import { closedLoops, rate, type Timing } from './scenarios/common.js';
 
 /** What one send needs to know: the caller (as its token says) and the conversation. */
@@ -64,6 +65,7 @@ export interface RawBaselineResult {
   latencyMs: Summary;
   errors: ReturnType<ErrorCounter['toJSON']>;
   capped: boolean;
+  cpu?: CpuUse;
 }
 
 /**

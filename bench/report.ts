@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Summary } from './clients.js';
+import type { CpuUse } from './cpu.js';
 import type { RawBaselineResult } from './raw-baseline.js';
 import type { ConnectionsResult } from './scenarios/connections.js';
 import type { FanoutResult } from './scenarios/fanout.js';
@@ -50,6 +51,11 @@ const ms = (value: number | undefined) =>
 const lat = (s: Summary | undefined, withMax = true) =>
   !s || s.count === 0 ? '–' : `${ms(s.p50)} / ${ms(s.p99)}${withMax ? ` / ${ms(s.max)}` : ''} ms`;
 
+const cpuRow = (cpu: CpuUse | undefined): Row[] =>
+  cpu
+    ? [{ figure: '  CPU cores: server / postgres / harness / machine', measured: `${cpu.server} / ${cpu.postgres} / ${cpu.harness} / ${cpu.machine} of ${cpu.cores}`, target: '' }]
+    : [];
+
 /** The table's rows: each scenario's figures, the targets of the issue and whether they are met. */
 export function buildRows(r: BenchResults): Row[] {
   const rows: Row[] = [];
@@ -79,6 +85,7 @@ export function buildRows(r: BenchResults): Row[] {
     if (t.serverNotifyMeanMs !== undefined) {
       rows.push({ figure: `  server commit→hand-off mean (/metrics)`, measured: `${ms(t.serverNotifyMeanMs)} ms`, target: '' });
     }
+    rows.push(...cpuRow(t.cpu));
   }
   if (r.rawBaseline) {
     rows.push({
@@ -86,6 +93,7 @@ export function buildRows(r: BenchResults): Row[] {
       measured: `${int(r.rawBaseline.messagesPerSecond)} msg/s (p99 ${ms(r.rawBaseline.latencyMs.p99)} ms)`,
       target: '',
     });
+    rows.push(...cpuRow(r.rawBaseline.cpu));
   }
   if (r.ratioToRawBaseline !== undefined) {
     rows.push({
@@ -121,6 +129,7 @@ export function buildRows(r: BenchResults): Row[] {
     if (p.serverNotifyMeanMs !== undefined) {
       rows.push({ figure: '  server commit→hand-off mean (/metrics)', measured: `${ms(p.serverNotifyMeanMs)} ms`, target: '' });
     }
+    rows.push(...cpuRow(p.cpu));
   }
   if (r.fullFlow) {
     const f = r.fullFlow;
@@ -138,6 +147,7 @@ export function buildRows(r: BenchResults): Row[] {
       target: '0 / 0',
       met: f.lost === 0 && f.duplicated === 0 && f.stray === 0,
     });
+    rows.push(...cpuRow(f.cpu));
   }
   if (r.fanout) {
     const f = r.fanout;
@@ -153,6 +163,7 @@ export function buildRows(r: BenchResults): Row[] {
       target: '0 / 0',
       met: f.lost === 0 && f.duplicated === 0 && f.stray === 0,
     });
+    rows.push(...cpuRow(f.cpu));
   }
   if (r.connections) {
     const c = r.connections;
@@ -176,6 +187,7 @@ export function buildRows(r: BenchResults): Row[] {
       met: c.kbPerSocket <= 12,
       reference: '≈41 KB',
     });
+    rows.push(...cpuRow(c.cpu));
   }
   return rows;
 }
@@ -189,7 +201,14 @@ export function renderTable(rows: Row[]): string {
   const pad = (text: string, width: number) => text + ' '.repeat(width - [...text].length);
   const line = (parts: string[]) => parts.map((part, column) => pad(part, widths[column])).join(' │ ').trimEnd();
   const rule = widths.map((width) => '─'.repeat(width)).join('─┼─');
-  return [line(cells[0]), rule, ...cells.slice(1).map(line), '', '* Django original: figures quoted from the issue, not measured here.'].join('\n');
+  return [
+    line(cells[0]),
+    rule,
+    ...cells.slice(1).map(line),
+    '',
+    '* Django original: figures quoted from the issue, not measured here.',
+    'CPU: cores busy over the whole phase (warm-up and grace included); machine counts everything, other jobs too.',
+  ].join('\n');
 }
 
 /** A small hand-written bar chart: messages/s per scenario, with the targets as marks. */

@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { HttpClient, closeSockets } from './clients.js';
+import { measureCpu, type CpuUse } from './cpu.js';
 import { rawBaseline } from './raw-baseline.js';
 import { buildRows, renderTable, writeResults, type BenchResults } from './report.js';
 import type { BenchContext, Timing } from './scenarios/common.js';
@@ -111,6 +112,13 @@ async function main(): Promise<number> {
       void cleanup().finally(() => process.exit(130));
     });
   }
+  // A bug in the harness must not leave a server running or a database behind either.
+  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+    process.once(event, (error) => {
+      log(`${event} in the harness: ${(error as Error)?.stack ?? error}`);
+      void cleanup().finally(() => process.exit(1));
+    });
+  }
 
   const passed = Object.fromEntries(Object.entries(process.env).filter(([key]) => PASS_THROUGH.test(key))) as Record<string, string>;
   const poolSize = Number(passed.DATABASE_POOL_SIZE ?? DEFAULT_POOL_SIZE);
@@ -159,7 +167,20 @@ async function main(): Promise<number> {
   };
 
   const servers: ServerInstance[] = [];
+  /** Runs a phase and adds where the CPU went meanwhile (all running servers together). */
+  const withCpu = async <T extends { cpu?: CpuUse }>(phase: () => Promise<T>): Promise<T> => {
+    const stop = measureCpu(servers.filter((server) => !server.unexpectedExit()).map((server) => server.pid));
+    const result = await phase();
+    result.cpu = stop();
+    return result;
+  };
   try {
+    const limit = results.machine.openFileLimit as number;
+    if (limit < p.idleSockets + 2000) {
+      const note = `the open-file limit is ${limit}; ${p.idleSockets} sockets need more (run through npm run bench, which raises it, or ulimit -n)`;
+      results.notes.push(note);
+      log(`WARNING ${note}`);
+    }
     log(`mode ${results.mode}, ${options.instances} instance(s)${options.redis ? ' with Redis' : ''}, pool size ${poolSize}, server ${path.join(SERVER_DIR, 'dist/src/main.js')}`);
     const db = await createDatabase();
     cleanups.push(() => db.drop().then(() => log(`dropped database ${db.name}`)));
@@ -225,7 +246,7 @@ async function main(): Promise<number> {
     if (pairs) {
       for (const senders of p.senderCounts) {
         try {
-          const result = await throughput(ctx, pairs, senders);
+          const result = await withCpu(() => throughput(ctx, pairs, senders));
           results.throughput.push(result);
           log(
             `throughput K=${senders}: ${Math.round(result.messagesPerSecond)} msg/s, notification p99 ${result.notificationMs.p99.toFixed(1)} ms, ` +
@@ -237,12 +258,8 @@ async function main(): Promise<number> {
         if (senders === 64) {
           // Right after Parley's K=64, so both see the same background load as far as possible.
           try {
-            results.rawBaseline = await rawBaseline(
-              db.url,
-              poolSize,
-              pairs.slice(0, p.rawLoops).map((pair) => ({ senderId: pair.sender.id, tokenVersion: 0, conversationId: pair.conversationId })),
-              p.timing,
-            );
+            const inputs = pairs.slice(0, p.rawLoops).map((pair) => ({ senderId: pair.sender.id, tokenVersion: 0, conversationId: pair.conversationId }));
+            results.rawBaseline = await withCpu(() => rawBaseline(db.url, poolSize, inputs, p.timing));
             log(`raw pg baseline: ${Math.round(results.rawBaseline.messagesPerSecond)} msg/s`);
           } catch (error) {
             fail('raw baseline', error);
@@ -255,7 +272,7 @@ async function main(): Promise<number> {
       }
 
       try {
-        results.paced = await paced(ctx, pairs, p.pacedSenders, p.pacedRate);
+        results.paced = await withCpu(() => paced(ctx, pairs, p.pacedSenders, p.pacedRate));
         log(
           `paced ${p.pacedRate}/s: achieved ${Math.round(results.paced.messagesPerSecond)} msg/s, notification p50 ${results.paced.notificationMs.p50.toFixed(2)} ` +
             `p99 ${results.paced.notificationMs.p99.toFixed(2)} ms`,
@@ -265,7 +282,7 @@ async function main(): Promise<number> {
       }
 
       try {
-        results.fullFlow = await fullFlow(ctx, pairs, p.fullFlowSenders);
+        results.fullFlow = await withCpu(() => fullFlow(ctx, pairs, p.fullFlowSenders));
         log(`full flow: ${Math.round(results.fullFlow.messagesPerSecond)} msg/s, p99 ${results.fullFlow.flowMs.p99.toFixed(1)} ms`);
       } catch (error) {
         fail('full flow', error);
@@ -274,7 +291,7 @@ async function main(): Promise<number> {
     }
 
     try {
-      results.fanout = await fanout(ctx, groupUsers, p.fanoutRepeats);
+      results.fanout = await withCpu(() => fanout(ctx, groupUsers, p.fanoutRepeats));
       log(`fan-out to ${p.groupMembers}: p50 ${results.fanout.lastMemberMs.p50.toFixed(1)} ms, p99 ${results.fanout.lastMemberMs.p99.toFixed(1)} ms`);
     } catch (error) {
       fail('fan-out', error);
@@ -284,7 +301,9 @@ async function main(): Promise<number> {
       // A freshly started instance, so that the memory the earlier phases left in the heap does
       // not hide the sockets' cost (the others stay up, idle).
       const fresh = await start('sockets');
-      results.connections = await connections({ ...ctx, recipientWs: fresh }, idleUsers, p.idleSockets, p.connectWarmup, p.connectConcurrency);
+      results.connections = await withCpu(() =>
+        connections({ ...ctx, recipientWs: fresh }, idleUsers, p.idleSockets, p.connectWarmup, p.connectConcurrency),
+      );
       await fresh.stop();
       const c = results.connections;
       log(`connections: ${c.opened}/${c.requested} open, ${Math.round(c.connectsPerSecond)}/s, ${c.kbPerSocket.toFixed(1)} KB/socket`);

@@ -1,4 +1,5 @@
 import { closeSockets, openSockets, sleep, summarize, type ErrorCounter, type Summary } from '../clients.js';
+import type { CpuUse } from '../cpu.js';
 import { scrapeMetrics, type BenchUser } from '../server.js';
 import type { BenchContext } from './common.js';
 
@@ -19,6 +20,7 @@ export interface ConnectionsResult {
   warmupSockets: number;
   sourceAddresses: string[];
   errors: ReturnType<ErrorCounter['toJSON']>;
+  cpu?: CpuUse;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCounter, closeSockets, openSockets, sleep, summarize, type Summary } from '../clients.js';
+import type { CpuUse } from '../cpu.js';
 import type { BenchUser } from '../server.js';
 import { settleAndCheck, type BenchContext, type SentMessage } from './common.js';
 
@@ -16,6 +17,7 @@ export interface FanoutResult {
   groupCreatedVia: string;
   errors: ReturnType<ErrorCounter['toJSON']>;
   deliverySamples: string[];
+  cpu?: CpuUse;
 }
 
 const WARMUP_REPEATS = 3;

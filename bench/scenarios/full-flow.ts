@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCounter, sleep, summarize, type Summary } from '../clients.js';
+import type { CpuUse } from '../cpu.js';
 import { closedLoops, rate, settleAndCheck, type BenchContext, type SentMessage } from './common.js';
 import { pairSockets, type Pair } from './pairs.js';
 
@@ -15,6 +16,7 @@ export interface FullFlowResult {
   errors: ReturnType<ErrorCounter['toJSON']>;
   capped: boolean;
   deliverySamples: string[];
+  cpu?: CpuUse;
 }
 
 /** How long a flow waits for the recipient's notification before counting an error. */

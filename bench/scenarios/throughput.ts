@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCounter, sleep, summarize, type Summary } from '../clients.js';
+import type { CpuUse } from '../cpu.js';
 import { meanNotifyMs, scrapeMetrics } from '../server.js';
 import { closedLoops, rate, settleAndCheck, type BenchContext, type DeliveryResult, type SentMessage } from './common.js';
 import { pairSockets, type Pair } from './pairs.js';
@@ -18,6 +19,8 @@ export interface ThroughputResult {
   errors: ReturnType<ErrorCounter['toJSON']>;
   capped: boolean;
   deliverySamples: string[];
+  /** Filled in by the orchestrator, over the whole phase. */
+  cpu?: CpuUse;
 }
 
 function postMessage(ctx: BenchContext, pair: Pair, body: string) {
