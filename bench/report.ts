@@ -168,7 +168,7 @@ export function buildRows(r: BenchResults): Row[] {
   if (r.connections) {
     const c = r.connections;
     rows.push({
-      figure: `Idle sockets, fresh instance, ≤${c.concurrency} in flight`,
+      figure: `Idle sockets, 1 per user, ≤${c.concurrency} in flight`,
       measured: `${int(c.opened)} of ${int(c.requested)}`,
       target: quick ? `all (15,000 in full mode)` : '15,000',
       met: c.opened === c.requested && (quick || c.opened >= 15000),

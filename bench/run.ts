@@ -10,6 +10,7 @@
  * a phase failed; missed targets are reported, not failed.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HttpClient, closeSockets } from './clients.js';
@@ -98,6 +99,7 @@ async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   const p = plan(options.quick);
   const resultsDir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
   const name = `${options.quick ? 'quick' : 'latest'}${options.instances === 2 ? '-2x' : ''}${options.redis ? '-redis' : ''}`;
 
   const cleanups: Array<() => Promise<void>> = [];
