@@ -181,7 +181,7 @@ export function buildRows(r: BenchResults): Row[] {
       reference: '45 connects/s',
     });
     rows.push({
-      figure: '  server RSS per socket',
+      figure: '  server RSS per socket (fresh instance)',
       measured: `${c.kbPerSocket.toFixed(1)} KB (${int(c.rssBeforeKb / 1024)} → ${int(c.rssAfterKb / 1024)} MB)`,
       target: '≤ 12 KB',
       met: c.kbPerSocket <= 12,

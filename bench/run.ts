@@ -260,7 +260,11 @@ async function main(): Promise<number> {
         if (senders === 64) {
           // Right after Parley's K=64, so both see the same background load as far as possible.
           try {
-            const inputs = pairs.slice(0, p.rawLoops).map((pair) => ({ senderId: pair.sender.id, tokenVersion: 0, conversationId: pair.conversationId }));
+            const inputs = pairs.slice(0, p.rawLoops).map((pair) => ({
+              senderId: pair.sender.id,
+              tokenVersion: pair.sender.tokenVersion,
+              conversationId: pair.conversationId,
+            }));
             results.rawBaseline = await withCpu(() => rawBaseline(db.url, poolSize, inputs, p.timing));
             log(`raw pg baseline: ${Math.round(results.rawBaseline.messagesPerSecond)} msg/s`);
           } catch (error) {

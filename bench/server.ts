@@ -243,6 +243,7 @@ export function scanLog(file: string): LogScan {
 
 export interface BenchUser {
   id: string;
+  tokenVersion: number;
   token: string;
 }
 
@@ -262,7 +263,7 @@ export async function seedUsers(url: string, count: number, jwtSecret: string, t
       [count],
     );
     rows.sort((a, b) => Number(a.id) - Number(b.id));
-    return rows.map((row) => ({ id: row.id, token: mintToken(jwtSecret, row.id, row.token_version, ttlSeconds) }));
+    return rows.map((row) => ({ id: row.id, tokenVersion: row.token_version, token: mintToken(jwtSecret, row.id, row.token_version, ttlSeconds) }));
   } finally {
     await client.end();
   }
