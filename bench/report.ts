@@ -236,7 +236,7 @@ export function renderSvg(r: BenchResults): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="16" y="24" font-size="16" font-weight="bold">Parley benchmark: messages/s (${r.mode} run)</text>`,
-    `<text x="16" y="42" fill="#555">${escape(`${r.machine.cpuModel} ×${r.machine.cores}, Node ${r.machine.node}, PostgreSQL ${r.machine.postgres}, commit ${r.machine.gitCommit ? String(r.machine.gitCommit).slice(0, 10) : `unknown (${r.machine.serverDir})`}`)}</text>`,
+    `<text x="16" y="42" fill="#555">${escape(`${r.machine.cpuModel} ×${r.machine.cores}, Node ${r.machine.node}, PostgreSQL ${r.machine.postgres}, commit ${r.machine.gitCommit ? String(r.machine.gitCommit).slice(0, 10) : 'unknown'}`)}</text>`,
   ];
   bars.forEach((bar, i) => {
     const y = top + i * (barHeight + gap);

@@ -82,14 +82,14 @@ const PASS_THROUGH = /^(DATABASE_POOL_SIZE|LOG_LEVEL|LOG_FORMAT|WS_[A-Z_]+|ACCES
 /** The server's default DATABASE_POOL_SIZE (src/config/app-config.ts); passed explicitly, so both sides agree. */
 const DEFAULT_POOL_SIZE = 10;
 
-/** Git facts about the benchmarked checkout; undefined when SERVER_DIR is not the top of one. */
-function git(args: string[]): string | undefined {
-  const run = (argv: string[]) => execFileSync('git', argv, { cwd: SERVER_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+/** Git facts about a checkout; null when `dir` is not the top of one (e.g. an exported tree). */
+function git(dir: string, args: string[]): string | null {
+  const run = (argv: string[]) => execFileSync('git', argv, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
-    if (path.resolve(run(['rev-parse', '--show-toplevel'])) !== SERVER_DIR) return undefined;
+    if (path.resolve(run(['rev-parse', '--show-toplevel'])) !== dir) return null;
     return run(args);
   } catch {
-    return undefined;
+    return null;
   }
 }
 
@@ -135,10 +135,11 @@ async function main(): Promise<number> {
       node: process.version,
       postgres: 'unknown',
       serverDir: SERVER_DIR,
-      gitCommit: git(['rev-parse', 'HEAD']),
-      gitBranch: git(['rev-parse', '--abbrev-ref', 'HEAD']),
+      gitCommit: git(SERVER_DIR, ['rev-parse', 'HEAD']),
+      gitBranch: git(SERVER_DIR, ['rev-parse', '--abbrev-ref', 'HEAD']),
       // Uncommitted changes under src/ mean the figures are for a build of something unnamed.
-      srcUncommittedChanges: ((status) => (status === undefined ? undefined : status !== ''))(git(['status', '--porcelain', '--', 'src', 'migrations'])),
+      srcUncommittedChanges: ((status) => (status === null ? null : status !== ''))(git(SERVER_DIR, ['status', '--porcelain', '--', 'src', 'migrations'])),
+      harnessCommit: git(ROOT, ['rev-parse', 'HEAD']),
       loadAverageAtStart: os.loadavg().map((value) => Number(value.toFixed(2))),
       openFileLimit: Number(execFileSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()),
     },
