@@ -1,0 +1,273 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Summary } from './clients.js';
+import type { CpuUse } from './cpu.js';
+import type { RawBaselineResult } from './raw-baseline.js';
+import type { ConnectionsResult } from './scenarios/connections.js';
+import type { FanoutResult } from './scenarios/fanout.js';
+import type { FullFlowResult } from './scenarios/full-flow.js';
+import type { PacedResult, ThroughputResult } from './scenarios/throughput.js';
+import type { LogScan } from './server.js';
+
+/** Everything one run measured; written as JSON as is. */
+export interface BenchResults {
+  mode: 'quick' | 'full';
+  startedAt: string;
+  finishedAt?: string;
+  machine: Record<string, unknown>;
+  config: Record<string, unknown>;
+  throughput: ThroughputResult[];
+  rawBaseline?: RawBaselineResult;
+  /** Parley K=64 messages/s over the raw baseline's. */
+  ratioToRawBaseline?: number;
+  paced?: PacedResult;
+  fullFlow?: FullFlowResult;
+  fanout?: FanoutResult;
+  connections?: ConnectionsResult;
+  serverLogs: Record<string, LogScan>;
+  /** Phases that failed outright (an exception, not just a missed target). */
+  failures: string[];
+  rows?: Row[];
+  /** Lost + duplicated + stray notifications over every phase. */
+  deliveryProblems?: number;
+  /** Non-2xx answers, network errors and failed connects over every phase. */
+  requestErrors?: number;
+  notes: string[];
+}
+
+export interface Row {
+  figure: string;
+  measured: string;
+  target: string;
+  /** true met, false missed, undefined: no target (information only). */
+  met?: boolean;
+  /** The Django original's figure, quoted from the issue (not measured here). */
+  reference?: string;
+}
+
+const int = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? '–' : Math.round(value).toLocaleString('en-US'));
+const ms = (value: number | undefined) =>
+  value === undefined || Number.isNaN(value) ? '–' : value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : Math.round(value).toString();
+const lat = (s: Summary | undefined, withMax = true) =>
+  !s || s.count === 0 ? '–' : `${ms(s.p50)} / ${ms(s.p99)}${withMax ? ` / ${ms(s.max)}` : ''} ms`;
+
+const cpuRow = (cpu: CpuUse | undefined): Row[] =>
+  cpu
+    ? [{ figure: '  CPU cores: server / postgres / harness / machine', measured: `${cpu.server} / ${cpu.postgres} / ${cpu.harness} / ${cpu.machine} of ${cpu.cores}`, target: '' }]
+    : [];
+
+/** The table's rows: each scenario's figures, the targets of the issue and whether they are met. */
+export function buildRows(r: BenchResults): Row[] {
+  const rows: Row[] = [];
+  const quick = r.mode === 'quick';
+  for (const t of r.throughput) {
+    const k64 = t.senders === 64;
+    rows.push({
+      figure: `POST throughput, K=${t.senders} senders`,
+      measured: `${int(t.messagesPerSecond)} msg/s`,
+      target: k64 ? '≥ 3,000 msg/s' : '',
+      met: k64 ? t.messagesPerSecond >= 3000 : undefined,
+      reference: k64 ? '≈60 POST/s' : undefined,
+    });
+    rows.push({ figure: `  HTTP p50 / p99 / max`, measured: lat(t.httpMs), target: '' });
+    rows.push({
+      figure: `  notification p50 / p99 / max`,
+      measured: lat(t.notificationMs),
+      target: '',
+      reference: t.senders === 16 ? 'p99 ≈330 ms (16 senders)' : undefined,
+    });
+    rows.push({
+      figure: `  lost / duplicated (stray)`,
+      measured: `${t.lost} / ${t.duplicated} (${t.stray})`,
+      target: '0 / 0',
+      met: t.lost === 0 && t.duplicated === 0 && t.stray === 0,
+    });
+    if (t.serverNotifyMeanMs !== undefined) {
+      rows.push({ figure: `  server commit→hand-off mean (/metrics)`, measured: `${ms(t.serverNotifyMeanMs)} ms`, target: '' });
+    }
+    rows.push(...cpuRow(t.cpu));
+  }
+  if (r.rawBaseline) {
+    rows.push({
+      figure: `Raw pg baseline, ${r.rawBaseline.loops} loops, pool ${r.rawBaseline.poolSize}`,
+      measured: `${int(r.rawBaseline.messagesPerSecond)} msg/s (p99 ${ms(r.rawBaseline.latencyMs.p99)} ms)`,
+      target: '',
+    });
+    rows.push(...cpuRow(r.rawBaseline.cpu));
+  }
+  if (r.ratioToRawBaseline !== undefined) {
+    rows.push({
+      figure: 'Parley K=64 / raw baseline',
+      measured: `${r.ratioToRawBaseline.toFixed(2)}×`,
+      target: '≥ 0.5×',
+      met: r.ratioToRawBaseline >= 0.5,
+    });
+  }
+  if (r.paced) {
+    const p = r.paced;
+    rows.push({
+      figure: `Paced ${int(p.targetRate)} msg/s open loop, ${p.senders} senders`,
+      measured: `${int(p.messagesPerSecond)} msg/s achieved${p.skipped ? `, ${p.skipped} skipped` : ''}`,
+      target: `${int(p.targetRate)} msg/s offered`,
+    });
+    rows.push({ figure: '  notification p50', measured: `${ms(p.notificationMs.p50)} ms`, target: '≤ 2 ms', met: p.notificationMs.p50 <= 2 });
+    rows.push({
+      figure: '  notification p99',
+      measured: `${ms(p.notificationMs.p99)} ms`,
+      target: '≤ 20 ms',
+      met: p.notificationMs.p99 <= 20,
+      reference: 'p99 ≈330 ms (16 senders)',
+    });
+    rows.push({ figure: '  notification max', measured: `${ms(p.notificationMs.max)} ms`, target: '' });
+    rows.push({ figure: '  generator lag p99 / max', measured: `${ms(p.scheduleLagMs.p99)} / ${ms(p.scheduleLagMs.max)} ms`, target: '' });
+    rows.push({
+      figure: '  lost / duplicated (stray)',
+      measured: `${p.lost} / ${p.duplicated} (${p.stray})`,
+      target: '0 / 0',
+      met: p.lost === 0 && p.duplicated === 0 && p.stray === 0,
+    });
+    if (p.serverNotifyMeanMs !== undefined) {
+      rows.push({ figure: '  server commit→hand-off mean (/metrics)', measured: `${ms(p.serverNotifyMeanMs)} ms`, target: '' });
+    }
+    rows.push(...cpuRow(p.cpu));
+  }
+  if (r.fullFlow) {
+    const f = r.fullFlow;
+    rows.push({
+      figure: `Full flow POST→notify→GET, ${f.senders} pairs`,
+      measured: `${int(f.messagesPerSecond)} msg/s`,
+      target: '≥ 1,500 msg/s',
+      met: f.messagesPerSecond >= 1500,
+      reference: '120 GET/s',
+    });
+    rows.push({ figure: '  POST start → GET done p50 / p99 / max', measured: lat(f.flowMs), target: '' });
+    rows.push({
+      figure: '  lost / duplicated (stray)',
+      measured: `${f.lost} / ${f.duplicated} (${f.stray})`,
+      target: '0 / 0',
+      met: f.lost === 0 && f.duplicated === 0 && f.stray === 0,
+    });
+    rows.push(...cpuRow(f.cpu));
+  }
+  if (r.fanout) {
+    const f = r.fanout;
+    rows.push({
+      figure: `Fan-out to ${int(f.members)} members, ${f.repeats} repeats`,
+      measured: `p50 ${ms(f.lastMemberMs.p50)} / p99 ${ms(f.lastMemberMs.p99)} ms`,
+      target: `p99 ≤ 50 ms${quick ? ' (at 1,000)' : ''}`,
+      met: f.lastMemberMs.count > 0 && f.lastMemberMs.p99 <= 50,
+    });
+    rows.push({
+      figure: '  lost / duplicated (stray)',
+      measured: `${f.lost} / ${f.duplicated} (${f.stray})`,
+      target: '0 / 0',
+      met: f.lost === 0 && f.duplicated === 0 && f.stray === 0,
+    });
+    rows.push(...cpuRow(f.cpu));
+  }
+  if (r.connections) {
+    const c = r.connections;
+    rows.push({
+      figure: `Idle sockets, 1 per user, ≤${c.concurrency} in flight`,
+      measured: `${int(c.opened)} of ${int(c.requested)}`,
+      target: quick ? `all (15,000 in full mode)` : '15,000',
+      met: c.opened === c.requested && (quick || c.opened >= 15000),
+    });
+    rows.push({
+      figure: '  connects/s',
+      measured: `${int(c.connectsPerSecond)} /s (p99 ${ms(c.connectMs.p99)} ms)`,
+      target: '≥ 2,000 /s',
+      met: c.connectsPerSecond >= 2000,
+      reference: '45 connects/s',
+    });
+    rows.push({
+      figure: '  server RSS per socket (fresh instance)',
+      measured: `${c.kbPerSocket.toFixed(1)} KB (${int(c.rssBeforeKb / 1024)} → ${int(c.rssAfterKb / 1024)} MB)`,
+      target: '≤ 12 KB',
+      met: c.kbPerSocket <= 12,
+      reference: '≈41 KB',
+    });
+    rows.push(...cpuRow(c.cpu));
+  }
+  return rows;
+}
+
+/** Renders the rows as a fixed-width text table. */
+export function renderTable(rows: Row[]): string {
+  const header: Row = { figure: 'Figure', measured: 'Measured', target: 'Target', reference: 'Django original*' };
+  const metText = (row: Row) => (row === header ? 'Met?' : row.met === undefined ? '' : row.met ? 'met' : 'MISSED');
+  const cells = [header, ...rows].map((row) => [row.figure, row.measured, row.target, metText(row), row.reference ?? '']);
+  const widths = cells[0].map((_, column) => Math.max(...cells.map((line) => [...line[column]].length)));
+  const pad = (text: string, width: number) => text + ' '.repeat(width - [...text].length);
+  const line = (parts: string[]) => parts.map((part, column) => pad(part, widths[column])).join(' │ ').trimEnd();
+  const rule = widths.map((width) => '─'.repeat(width)).join('─┼─');
+  return [
+    line(cells[0]),
+    rule,
+    ...cells.slice(1).map(line),
+    '',
+    '* Django original: figures quoted from the issue, not measured here.',
+    'CPU: cores busy over the whole phase (warm-up and grace included); machine counts everything, other jobs too.',
+  ].join('\n');
+}
+
+/** A small hand-written bar chart: messages/s per scenario, with the targets as marks. */
+export function renderSvg(r: BenchResults): string {
+  const bars: { label: string; value: number; target?: number; secondTarget?: { value: number; label: string } }[] = [];
+  for (const t of r.throughput) {
+    const k64 = t.senders === 64;
+    const half = k64 && r.rawBaseline ? { value: r.rawBaseline.messagesPerSecond / 2, label: '½ raw' } : undefined;
+    bars.push({ label: `POST K=${t.senders}`, value: t.messagesPerSecond, target: k64 ? 3000 : undefined, secondTarget: half });
+  }
+  if (r.rawBaseline) bars.push({ label: 'raw pg baseline K=64', value: r.rawBaseline.messagesPerSecond });
+  if (r.fullFlow) bars.push({ label: `full flow K=${r.fullFlow.senders}`, value: r.fullFlow.messagesPerSecond, target: 1500 });
+  if (r.paced) bars.push({ label: `paced (offered ${int(r.paced.targetRate)}/s)`, value: r.paced.messagesPerSecond, target: r.paced.targetRate });
+  const width = 760;
+  const labelWidth = 190;
+  const barHeight = 26;
+  const gap = 18;
+  const top = 66;
+  const chartWidth = width - labelWidth - 110;
+  const max = Math.max(3000, ...bars.map((bar) => Math.max(bar.value, bar.target ?? 0))) * 1.05;
+  const x = (value: number) => labelWidth + (value / max) * chartWidth;
+  const height = top + bars.length * (barHeight + gap) + 50;
+  const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    `<text x="16" y="24" font-size="16" font-weight="bold">Parley benchmark: messages/s (${r.mode} run)</text>`,
+    `<text x="16" y="42" fill="#555">${escape(`${r.machine.cpuModel} ×${r.machine.cores}, Node ${r.machine.node}, PostgreSQL ${r.machine.postgres}, commit ${r.machine.gitCommit ? String(r.machine.gitCommit).slice(0, 10) : 'unknown'}`)}</text>`,
+  ];
+  bars.forEach((bar, i) => {
+    const y = top + i * (barHeight + gap);
+    const met = bar.target === undefined ? undefined : bar.value >= bar.target && (!bar.secondTarget || bar.value >= bar.secondTarget.value);
+    const fill = met === undefined ? '#7a8ca5' : met ? '#3c9a5f' : '#c8553d';
+    parts.push(`<text x="${labelWidth - 8}" y="${y + barHeight / 2 + 4}" text-anchor="end">${escape(bar.label)}</text>`);
+    parts.push(`<rect x="${labelWidth}" y="${y}" width="${Math.max(1, x(bar.value) - labelWidth).toFixed(1)}" height="${barHeight}" fill="${fill}"/>`);
+    parts.push(`<text x="${(x(bar.value) + 6).toFixed(1)}" y="${y + barHeight / 2 + 4}" stroke="#fff" stroke-width="4" paint-order="stroke">${int(bar.value)}</text>`);
+    const marks = [
+      ...(bar.target !== undefined ? [{ value: bar.target, label: int(bar.target) }] : []),
+      ...(bar.secondTarget ? [bar.secondTarget] : []),
+    ];
+    for (const mark of marks) {
+      const tx = x(mark.value).toFixed(1);
+      parts.push(`<line x1="${tx}" y1="${y - 3}" x2="${tx}" y2="${y + barHeight + 3}" stroke="#000" stroke-width="2" stroke-dasharray="4 2"/>`);
+      parts.push(`<text x="${tx}" y="${y - 5}" font-size="10" fill="#555" text-anchor="middle">${escape(mark.label)}</text>`);
+    }
+  });
+  const legendY = height - 18;
+  parts.push(`<line x1="16" y1="${legendY - 4}" x2="34" y2="${legendY - 4}" stroke="#000" stroke-width="2" stroke-dasharray="4 2"/>`);
+  parts.push(`<text x="40" y="${legendY}">target (K=64: 3,000 msg/s and ½ the raw baseline; bar green: met, red: missed, grey: no target)</text>`);
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}
+
+/** Writes `<name>.json` and `<name>.svg` under bench/results/. */
+export function writeResults(dir: string, name: string, results: BenchResults): { json: string; svg: string } {
+  mkdirSync(dir, { recursive: true });
+  const json = path.join(dir, `${name}.json`);
+  const svg = path.join(dir, `${name}.svg`);
+  writeFileSync(json, JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(svg, renderSvg(results));
+  return { json, svg };
+}

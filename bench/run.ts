@@ -1,0 +1,375 @@
+/**
+ * Parley's benchmark: `npm run bench` (full, ~2 minutes) or `npm run bench -- --quick` (<1 minute).
+ * Options: `--instances 2 --redis` runs two instances sharing PostgreSQL and Redis, with requests
+ * and senders' sockets on A and every other socket on B.
+ *
+ * It creates a throwaway database, starts the built server (dist/) as a child process, seeds
+ * users with SQL and mints their tokens, runs the scenarios one after another, prints a table,
+ * writes bench/results/<name>.json and .svg, and drops the database, also on failure or Ctrl+C.
+ * Exit status 1 when a notification was lost, duplicated or misdelivered, a request failed, or
+ * a phase failed; missed targets are reported, not failed.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { HttpClient, closeSockets } from './clients.js';
+import { measureCpu, type CpuUse } from './cpu.js';
+import { rawBaseline } from './raw-baseline.js';
+import { buildRows, renderTable, writeResults, type BenchResults } from './report.js';
+import type { BenchContext, Timing } from './scenarios/common.js';
+import { connections } from './scenarios/connections.js';
+import { fanout } from './scenarios/fanout.js';
+import { fullFlow } from './scenarios/full-flow.js';
+import { pairSockets, setupPairs, type Pair } from './scenarios/pairs.js';
+import { paced, throughput } from './scenarios/throughput.js';
+import {
+  ROOT,
+  SERVER_DIR,
+  createDatabase,
+  postgresVersion,
+  randomSecret,
+  scanLog,
+  seedUsers,
+  startServer,
+  type ServerInstance,
+} from './server.js';
+
+interface Options {
+  quick: boolean;
+  instances: number;
+  redis: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { quick: false, instances: 1, redis: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--quick') options.quick = true;
+    else if (arg === '--redis') options.redis = true;
+    else if (arg === '--instances') options.instances = Number(argv[++i]);
+    else if (arg.startsWith('--instances=')) options.instances = Number(arg.slice('--instances='.length));
+    else throw new Error(`unknown argument ${arg} (use --quick, --instances N, --redis)`);
+  }
+  if (options.instances !== 1 && options.instances !== 2) throw new Error('--instances must be 1 or 2');
+  if (options.instances === 2 && !options.redis) throw new Error('--instances 2 needs --redis (the instances share notifications through Redis)');
+  return options;
+}
+
+/** The sizes of each mode. Quick mode keeps the whole run (after the build) well under a minute. */
+function plan(quick: boolean) {
+  const timing: Timing = quick
+    ? { warmupMs: 1000, measureMs: 3000, graceMs: 3000, hardCapExtraMs: 20_000 }
+    : { warmupMs: 2000, measureMs: 10_000, graceMs: 5000, hardCapExtraMs: 30_000 };
+  return {
+    timing,
+    senderCounts: [1, 16, 64],
+    pacedRate: 1000,
+    pacedSenders: 16,
+    fullFlowSenders: 64,
+    rawLoops: 64,
+    groupMembers: quick ? 200 : 1000,
+    fanoutRepeats: quick ? 10 : 30,
+    idleSockets: quick ? 2000 : 15_000,
+    /** Sockets opened and closed on the fresh instance before its baseline RSS is read. */
+    connectWarmup: 200,
+    connectConcurrency: 200,
+  };
+}
+
+/** Server settings the caller may override from its environment (e.g. DATABASE_POOL_SIZE=20 npm run bench). */
+const PASS_THROUGH = /^(DATABASE_POOL_SIZE|LOG_LEVEL|LOG_FORMAT|WS_[A-Z_]+|ACCESS_TOKEN_TTL_SECONDS)$/;
+/** The server's default DATABASE_POOL_SIZE (src/config/app-config.ts); passed explicitly, so both sides agree. */
+const DEFAULT_POOL_SIZE = 10;
+
+/** Git facts about a checkout; null when `dir` is not the top of one (e.g. an exported tree). */
+function git(dir: string, args: string[]): string | null {
+  const run = (argv: string[]) => execFileSync('git', argv, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    if (path.resolve(run(['rev-parse', '--show-toplevel'])) !== dir) return null;
+    return run(args);
+  } catch {
+    return null;
+  }
+}
+
+const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+async function main(): Promise<number> {
+  const options = parseArgs(process.argv.slice(2));
+  const p = plan(options.quick);
+  const resultsDir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const name = `${options.quick ? 'quick' : 'latest'}${options.instances === 2 ? '-2x' : ''}${options.redis ? '-redis' : ''}`;
+
+  const cleanups: Array<() => Promise<void>> = [];
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      for (const step of cleanups.reverse()) await step().catch((error) => log(`cleanup: ${(error as Error).message}`));
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping the server(s) and dropping the database`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  // A bug in the harness must not leave a server running or a database behind either.
+  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+    process.once(event, (error) => {
+      log(`${event} in the harness: ${(error as Error)?.stack ?? error}`);
+      void cleanup().finally(() => process.exit(1));
+    });
+  }
+
+  const passed = Object.fromEntries(Object.entries(process.env).filter(([key]) => PASS_THROUGH.test(key))) as Record<string, string>;
+  const poolSize = Number(passed.DATABASE_POOL_SIZE ?? DEFAULT_POOL_SIZE);
+  const results: BenchResults = {
+    mode: options.quick ? 'quick' : 'full',
+    startedAt: new Date().toISOString(),
+    machine: {
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      memoryMb: Math.round(os.totalmem() / 2 ** 20),
+      kernel: `${os.type()} ${os.release()}`,
+      node: process.version,
+      postgres: 'unknown',
+      serverDir: SERVER_DIR,
+      gitCommit: git(SERVER_DIR, ['rev-parse', 'HEAD']),
+      gitBranch: git(SERVER_DIR, ['rev-parse', '--abbrev-ref', 'HEAD']),
+      // Uncommitted changes under src/ mean the figures are for a build of something unnamed.
+      srcUncommittedChanges: ((status) => (status === null ? null : status !== ''))(git(SERVER_DIR, ['status', '--porcelain', '--', 'src', 'migrations'])),
+      harnessCommit: git(ROOT, ['rev-parse', 'HEAD']),
+      loadAverageAtStart: os.loadavg().map((value) => Number(value.toFixed(2))),
+      openFileLimit: Number(execFileSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()),
+    },
+    config: {
+      instances: options.instances,
+      redis: options.redis,
+      layout:
+        options.instances === 2
+          ? 'requests and senders’ sockets on instance A; recipients’, group members’ and idle sockets on instance B'
+          : 'one instance',
+      databasePoolSize: poolSize,
+      serverEnvOverrides: passed,
+      timing: p.timing,
+      plan: { ...p, timing: undefined },
+      rateLimits: 'RATE_LIMIT_* set to 1000000/1: enabled (their bookkeeping runs) but never reached',
+      notificationLatency:
+        'frame arrival at the harness socket minus the POST start (paced run: its scheduled start): an upper bound on commit→receive, and it includes the harness’s own event-loop delays on a shared 2-core machine',
+    },
+    throughput: [],
+    serverLogs: {},
+    failures: [],
+    notes: [],
+  };
+  const fail = (phase: string, error: unknown) => {
+    const message = `${phase}: ${(error as Error).message ?? error}`;
+    results.failures.push(message);
+    log(`FAILED ${message}`);
+  };
+
+  const servers: ServerInstance[] = [];
+  /** Runs a phase and adds where the CPU went meanwhile (all running servers together). */
+  const withCpu = async <T extends { cpu?: CpuUse }>(phase: () => Promise<T>): Promise<T> => {
+    const stop = measureCpu(servers.filter((server) => !server.unexpectedExit()).map((server) => server.pid));
+    const result = await phase();
+    result.cpu = stop();
+    return result;
+  };
+  try {
+    const limit = results.machine.openFileLimit as number;
+    if (limit < p.idleSockets + 2000) {
+      const note = `the open-file limit is ${limit}; ${p.idleSockets} sockets need more (run through npm run bench, which raises it, or ulimit -n)`;
+      results.notes.push(note);
+      log(`WARNING ${note}`);
+    }
+    log(`mode ${results.mode}, ${options.instances} instance(s)${options.redis ? ' with Redis' : ''}, pool size ${poolSize}, server ${path.join(SERVER_DIR, 'dist/src/main.js')}`);
+    const db = await createDatabase();
+    cleanups.push(() => db.drop().then(() => log(`dropped database ${db.name}`)));
+    log(`created database ${db.name}`);
+    results.machine.postgres = await postgresVersion(db.url);
+
+    const jwtSecret = randomSecret();
+    const redisUrl = options.redis ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined;
+    const start = async (instance: string) => {
+      const server = await startServer(
+        instance,
+        {
+          databaseUrl: db.url,
+          jwtSecret,
+          poolSize,
+          redisUrl,
+          // Its own channel prefix, so a shared Redis (tests, other runs) neither sees nor sends its traffic.
+          env: { ...passed, ...(redisUrl ? { REDIS_CHANNEL_PREFIX: `parley_bench_${process.pid}` } : {}) },
+        },
+        resultsDir,
+      );
+      servers.push(server);
+      cleanups.push(() => server.stop());
+      log(`server ${instance} ready on port ${server.port} (pid ${server.pid}, log ${path.relative(ROOT, server.logFile)})`);
+      return server;
+    };
+    for (const instance of options.instances === 2 ? ['A', 'B'] : ['A']) await start(instance);
+    const [a] = servers;
+    const b = servers[1] ?? a;
+
+    const pairCount = Math.max(...p.senderCounts, p.pacedSenders, p.fullFlowSenders, p.rawLoops);
+    const userCount = 2 * pairCount + p.groupMembers + p.idleSockets + p.connectWarmup;
+    const users = await seedUsers(db.url, userCount, jwtSecret, 4 * 3600);
+    log(`seeded ${users.length} users with SQL and minted their tokens`);
+
+    const http = new HttpClient('127.0.0.1', a.port, Math.max(256, pairCount * 2));
+    cleanups.push(async () => http.close());
+    for (const server of servers) {
+      const me = await server.http.request('GET', '/api/v1/users/me', users[0].token);
+      if (me.status !== 200 || String(me.body?.id) !== users[0].id) {
+        throw new Error(
+          `a minted token does not work on server ${server.name}: GET /api/v1/users/me answered ${me.status} ${JSON.stringify(me.body)}. ` +
+            'Check mintToken in bench/server.ts against src/auth (claims, algorithm, secret).',
+        );
+      }
+    }
+    log('a minted token works (GET /api/v1/users/me → 200)');
+
+    const ctx: BenchContext = { quick: options.quick, api: a, senderWs: a, recipientWs: b, http, timing: p.timing, log };
+    const pairUsers = users.slice(0, 2 * pairCount);
+    const groupUsers = users.slice(2 * pairCount, 2 * pairCount + p.groupMembers);
+    const idleUsers = users.slice(2 * pairCount + p.groupMembers);
+
+    let pairs: Pair[] | undefined;
+    try {
+      pairs = await setupPairs(ctx, pairUsers, pairCount);
+      cleanups.push(async () => closeSockets(pairSockets(pairs!)));
+      log(`${pairs.length} direct conversations created through the API, ${pairs.length * 2} sockets open`);
+    } catch (error) {
+      fail('setting up the sender/recipient pairs', error);
+    }
+
+    if (pairs) {
+      for (const senders of p.senderCounts) {
+        try {
+          const result = await withCpu(() => throughput(ctx, pairs, senders));
+          results.throughput.push(result);
+          log(
+            `throughput K=${senders}: ${Math.round(result.messagesPerSecond)} msg/s, notification p99 ${result.notificationMs.p99.toFixed(1)} ms, ` +
+              `lost ${result.lost}, duplicated ${result.duplicated}, errors ${result.errors.total}`,
+          );
+        } catch (error) {
+          fail(`throughput K=${senders}`, error);
+        }
+        if (senders === 64) {
+          // Right after Parley's K=64, so both see the same background load as far as possible.
+          try {
+            const inputs = pairs.slice(0, p.rawLoops).map((pair) => ({
+              senderId: pair.sender.id,
+              tokenVersion: pair.sender.tokenVersion,
+              conversationId: pair.conversationId,
+            }));
+            results.rawBaseline = await withCpu(() => rawBaseline(db.url, poolSize, inputs, p.timing));
+            log(`raw pg baseline: ${Math.round(results.rawBaseline.messagesPerSecond)} msg/s`);
+          } catch (error) {
+            fail('raw baseline', error);
+          }
+        }
+      }
+      const k64 = results.throughput.find((t) => t.senders === 64);
+      if (k64 && results.rawBaseline && results.rawBaseline.messagesPerSecond > 0) {
+        results.ratioToRawBaseline = k64.messagesPerSecond / results.rawBaseline.messagesPerSecond;
+      }
+
+      try {
+        results.paced = await withCpu(() => paced(ctx, pairs, p.pacedSenders, p.pacedRate));
+        log(
+          `paced ${p.pacedRate}/s: achieved ${Math.round(results.paced.messagesPerSecond)} msg/s, notification p50 ${results.paced.notificationMs.p50.toFixed(2)} ` +
+            `p99 ${results.paced.notificationMs.p99.toFixed(2)} ms`,
+        );
+      } catch (error) {
+        fail('paced run', error);
+      }
+
+      try {
+        results.fullFlow = await withCpu(() => fullFlow(ctx, pairs, p.fullFlowSenders));
+        log(`full flow: ${Math.round(results.fullFlow.messagesPerSecond)} msg/s, p99 ${results.fullFlow.flowMs.p99.toFixed(1)} ms`);
+      } catch (error) {
+        fail('full flow', error);
+      }
+      closeSockets(pairSockets(pairs));
+    }
+
+    try {
+      results.fanout = await withCpu(() => fanout(ctx, groupUsers, p.fanoutRepeats));
+      log(`fan-out to ${p.groupMembers}: p50 ${results.fanout.lastMemberMs.p50.toFixed(1)} ms, p99 ${results.fanout.lastMemberMs.p99.toFixed(1)} ms`);
+    } catch (error) {
+      fail('fan-out', error);
+    }
+
+    try {
+      // A freshly started instance, so that the memory the earlier phases left in the heap does
+      // not hide the sockets' cost (the others stay up, idle).
+      const fresh = await start('sockets');
+      results.connections = await withCpu(() =>
+        connections({ ...ctx, recipientWs: fresh }, idleUsers, p.idleSockets, p.connectWarmup, p.connectConcurrency),
+      );
+      await fresh.stop();
+      const c = results.connections;
+      log(`connections: ${c.opened}/${c.requested} open, ${Math.round(c.connectsPerSecond)}/s, ${c.kbPerSocket.toFixed(1)} KB/socket`);
+    } catch (error) {
+      fail('connections', error);
+    }
+  } catch (error) {
+    fail('setup', error);
+  } finally {
+    await cleanup();
+  }
+
+  for (const server of servers) {
+    results.serverLogs[server.name] = scanLog(server.logFile);
+    const died = server.unexpectedExit();
+    if (died) results.failures.push(`server ${server.name} (pid ${server.pid}) died during the run with ${died}`);
+  }
+  results.finishedAt = new Date().toISOString();
+  results.machine.loadAverageAtEnd = os.loadavg().map((value) => Number(value.toFixed(2)));
+  results.rows = buildRows(results);
+  const phases = [...results.throughput, results.paced, results.fullFlow, results.fanout].filter((phase) => phase !== undefined);
+  results.deliveryProblems = phases.reduce((sum, phase) => sum + phase.lost + phase.duplicated + phase.stray, 0);
+  results.requestErrors =
+    phases.reduce((sum, phase) => sum + phase.errors.total, 0) +
+    (results.rawBaseline?.errors.total ?? 0) +
+    (results.connections?.errors.total ?? 0);
+  const written = writeResults(resultsDir, name, results);
+
+  console.log('');
+  console.log(renderTable(results.rows));
+  console.log('');
+  console.log(`Notification latency: ${results.config.notificationLatency}.`);
+  if (results.mode === 'quick') console.log('Quick mode: shorter phases, a 200-member group and 2,000 sockets; the figures are indicative only.');
+  for (const [server, scan] of Object.entries(results.serverLogs)) {
+    console.log(`Server ${server} log: ${scan.lines} lines, ${scan.warnings} warnings, ${scan.errors} errors, ${scan.responses5xx} 5xx responses.`);
+    for (const sample of scan.samples) console.log(`  ${sample}`);
+  }
+  const problems = [
+    ...results.failures.map((failure) => `phase failed: ${failure}`),
+    ...phases.flatMap((phase) => [...phase.errors.samples, ...phase.deliverySamples]),
+    ...(results.rawBaseline?.errors.samples ?? []),
+    ...(results.connections?.errors.samples ?? []),
+  ];
+  for (const problem of problems) console.log(`PROBLEM ${problem}`);
+  console.log(`Load average at start ${results.machine.loadAverageAtStart}, at end ${results.machine.loadAverageAtEnd}.`);
+  console.log(`Wrote ${path.relative(ROOT, written.json)} and ${path.relative(ROOT, written.svg)}.`);
+  const ok = results.failures.length === 0 && results.deliveryProblems === 0 && results.requestErrors === 0;
+  console.log(
+    ok
+      ? 'Every notification arrived exactly once and every request succeeded.'
+      : `FAILED: ${results.deliveryProblems} lost/duplicated/stray notifications, ${results.requestErrors} request errors, ${results.failures.length} failed phases.`,
+  );
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
