@@ -13,48 +13,41 @@ export interface SendInput {
 }
 
 /**
- * The SQL one `POST /api/v1/messages` (with `conversationId`, no `clientMessageId`) runs,
- * statement for statement, each on its own pool checkout as the server's `DataSource.query`
- * does.
+ * The SQL one `POST /api/v1/messages` (with `conversationId`, no `clientMessageId`) runs, as
+ * the server runs it: one named prepared statement on a pool checkout.
  *
  * THIS MUST MIRROR THE SERVER'S SEND PATH. When the send path changes, change this function
- * with it, or the ratio the report prints compares different work. As of this writing:
- *   1. src/auth/token.service.ts `authenticate`: the user/token check on every request;
- *   2. src/messages/messages.repository.ts `insert`: the seq-taking insert CTE;
- *   3. src/conversations/conversations.repository.ts `memberIds`: the members to notify,
- *      read after the commit by MessagesService.publish.
+ * with it, or the ratio the report prints compares different work. As of this writing the
+ * route's guard checks only the token's signature (CallerCheckedByQuery), and the one
+ * statement is `SEND` in src/messages/messages.repository.ts: it checks the caller is active at
+ * its token version, takes the seq, stores the message and returns the members to notify.
  */
 export async function sendStatements(pool: pg.Pool, input: SendInput): Promise<void> {
-  const user = await pool.query(`SELECT id, username, role FROM users WHERE id = $1 AND active AND token_version = $2`, [
-    input.senderId,
-    input.tokenVersion,
-  ]);
-  if (user.rowCount !== 1) throw new Error(`user ${input.senderId} did not authenticate`);
-
-  const message = await pool.query(
-    `WITH conversation AS (
-       UPDATE conversations
-          SET last_seq = last_seq + 1, last_change_seq = last_change_seq + 1, updated_at = now()
-        WHERE id = $1
-          AND EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2)
-       RETURNING id, last_seq, last_change_seq
-     ), sender_read AS (
-       UPDATE conversation_members me SET last_read_seq = conversation.last_seq
-         FROM conversation WHERE me.conversation_id = conversation.id AND me.user_id = $2
-     ), message AS (
-       INSERT INTO messages (conversation_id, seq, change_seq, sender_id, body, client_message_id)
-       SELECT id, last_seq, last_change_seq, $2, $3, $4 FROM conversation
-       RETURNING *
-     )
-     SELECT id, conversation_id AS "conversationId", seq, change_seq AS "changeSeq", sender_id AS "senderId",
-            body, client_message_id AS "clientMessageId", created_at AS "createdAt",
-            edited_at AS "editedAt", deleted_at AS "deletedAt"
-       FROM message`,
-    [input.conversationId, input.senderId, input.body, null],
-  );
+  const message = await pool.query({
+    name: 'bench_send',
+    text: `WITH conversation AS (
+             UPDATE conversations
+                SET last_seq = last_seq + 1, last_change_seq = last_change_seq + 1, updated_at = now()
+              WHERE id = $1
+                AND EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2)
+                AND EXISTS (SELECT 1 FROM users WHERE id = $2 AND active AND token_version = $5)
+             RETURNING id, last_seq, last_change_seq
+           ), sender_read AS (
+             UPDATE conversation_members me SET last_read_seq = conversation.last_seq
+               FROM conversation WHERE me.conversation_id = conversation.id AND me.user_id = $2
+           ), message AS (
+             INSERT INTO messages (conversation_id, seq, change_seq, sender_id, body, client_message_id)
+             SELECT id, last_seq, last_change_seq, $2, $3, $4 FROM conversation
+             RETURNING *
+           )
+           SELECT id, conversation_id AS "conversationId", seq, change_seq AS "changeSeq", sender_id AS "senderId",
+                  body, client_message_id AS "clientMessageId", created_at AS "createdAt",
+                  edited_at AS "editedAt", deleted_at AS "deletedAt",
+                  conversation_member_ids(conversation_id) AS "memberIds"
+             FROM message`,
+    values: [input.conversationId, input.senderId, input.body, null, input.tokenVersion],
+  });
   if (message.rowCount !== 1) throw new Error(`conversation ${input.conversationId} took no message`);
-
-  await pool.query(`SELECT user_id::text AS "userId" FROM conversation_members WHERE conversation_id = $1`, [input.conversationId]);
 }
 
 export interface RawBaselineResult {
