@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
@@ -68,6 +69,29 @@ describe('the narrowfail loop', () => {
       expect(frames).toEqual([{ type: 'message.created', id: message.id, conversationId: groupId, seq: 1, changeSeq: 1 }]);
     }
     expect(await outsiderSocket.collect(forMessage(message.id), 100)).toEqual([]);
+  });
+
+  it('notifies a member whose addition committed while the send waited for the conversation lock', async () => {
+    const [owner, member, late] = [await newUser(app), await newUser(app), await newUser(app)];
+    const groupId = await newGroup(app, owner, [member]);
+    const lateSocket = await connect(late);
+    // Another transaction adds `late` and holds the conversation's row lock, as adding members does.
+    const other = new pg.Client({ connectionString: app.config.databaseUrl });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('UPDATE conversations SET updated_at = now() WHERE id = $1', [groupId]);
+      await other.query('INSERT INTO conversation_members (conversation_id, user_id) VALUES ($1, $2)', [groupId, late.id]);
+      const sending = send(app, owner, groupId, 'sent while the lock was held');
+      // On PostgreSQL the send's statement has started by now and waits for the lock, with a
+      // snapshot that predates the new member; the members it notifies must still include it.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await other.query('COMMIT');
+      const message = await sending;
+      await lateSocket.next(forMessage(message.id, 'message.created'));
+    } finally {
+      await other.end();
+    }
   });
 
   it('fans out to members added later and stops for members removed', async () => {
