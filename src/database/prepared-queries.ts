@@ -1,8 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 
 /** A statement that runs on every request of some kind; its name must be unique. */
 export interface PreparedStatement {
@@ -16,16 +15,16 @@ export interface PreparedStatement {
  * once instead of on every request, and TypeORM's per-query runner is skipped.
  */
 @Injectable()
-export class PreparedQueries {
-  private readonly pool?: Pool;
+export class PreparedQueries implements OnModuleInit {
+  private pool?: Pool;
 
-  constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) config: AppConfig,
-  ) {
-    // Not on the embedded server: its pooled connections share PGlite's one session, where a
-    // name one connection prepared collides when the next connection prepares it again.
-    if (config.databaseUrl) this.pool = (dataSource.driver as unknown as { master: Pool }).master;
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async onModuleInit(): Promise<void> {
+    // Not on PGlite (the embedded server, or any PGlite behind a socket): its pooled connections
+    // share one session, where a name one connection prepared collides when the next prepares it.
+    const [{ version }] = await this.dataSource.query('SELECT version()');
+    if (!String(version).includes('PGlite')) this.pool = (this.dataSource.driver as unknown as { master: Pool }).master;
   }
 
   async rows<T>(statement: PreparedStatement, values: unknown[]): Promise<T[]> {
