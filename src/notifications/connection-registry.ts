@@ -10,6 +10,8 @@ export class ConnectionRegistry {
   private readonly logger = new Logger(ConnectionRegistry.name);
   private readonly socketsByUser = new Map<string, Set<WebSocket>>();
   private readonly userBySocket = new WeakMap<WebSocket, string>();
+  /** When each user was last disconnected (deactivated), for handshakes still in flight. */
+  private readonly disconnectedAt = new Map<string, number>();
   private count = 0;
 
   constructor(
@@ -83,7 +85,19 @@ export class ConnectionRegistry {
   }
 
   disconnect(userId: string, code: number, reason: string): void {
+    const now = performance.now();
+    for (const [id, at] of this.disconnectedAt) if (now - at > DISCONNECT_MEMORY_MS) this.disconnectedAt.delete(id);
+    this.disconnectedAt.set(userId, now);
     for (const socket of this.socketsByUser.get(userId) ?? []) socket.close(code, reason);
+  }
+
+  /**
+   * Whether `userId` was disconnected after `since` (a `performance.now()` time): a handshake
+   * that read the user as active before a deactivation, and registers its socket only after
+   * the deactivation closed the user's sockets, must not survive it.
+   */
+  disconnectedSince(userId: string, since: number): boolean {
+    return (this.disconnectedAt.get(userId) ?? -Infinity) >= since;
   }
 
   closeAll(code: number, reason: string): void {
@@ -117,6 +131,9 @@ export class ConnectionRegistry {
 }
 
 const SLOW_CONSUMER_GRACE_MS = 1000;
+
+/** Longer than any handshake takes (its database read times out after 5 s). */
+const DISCONNECT_MEMORY_MS = 60_000;
 
 /** Buffers are sent as text frames too: the protocol is JSON text. */
 const TEXT_FRAME = { binary: false } as const;

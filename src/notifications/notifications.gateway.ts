@@ -21,7 +21,8 @@ const WATCH_TIMEOUT_MS = 2000;
 /** How long a socket closed for flooding may take to finish the close handshake. */
 const FLOOD_CLOSE_GRACE_MS = 1000;
 
-type AuthenticatedRequest = IncomingMessage & { parleyUser?: AuthUser };
+/** A handshake's request once authenticated, and when that authentication began. */
+type AuthenticatedRequest = IncomingMessage & { parleyUser?: AuthUser; parleyAuthStartedAt?: number };
 type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
 
 interface SocketState {
@@ -75,6 +76,11 @@ export class NotificationsGateway
     // Registered (and, across instances, subscribed) before `ready` is sent: a client that has
     // seen `ready` misses no notification published after it.
     this.connections.add(user.id, socket);
+    // Deactivated while this handshake was in flight: its read of the user may predate that.
+    if (this.connections.disconnectedSince(user.id, request.parleyAuthStartedAt ?? 0)) {
+      socket.close(CloseCode.Unauthorized, 'deactivated');
+      return;
+    }
     await this.watch(user.id);
     this.connections.sendTo(socket, { type: 'ready', userId: user.id });
     this.lastSeen.seen(user.id);
@@ -108,6 +114,7 @@ export class NotificationsGateway
       const allowed = this.config.allowedOrigins;
       // Browsers always send Origin; refusing foreign ones stops cross-site WebSocket hijacking.
       if (allowed && info.origin && !allowed.includes(info.origin)) return done(false, 403, 'Forbidden');
+      info.req.parleyAuthStartedAt = performance.now();
       const user = await this.authenticate(info.req);
       if (!user) return done(false, 401, 'Unauthorized');
       if (this.connections.countFor(user.id) >= this.config.wsMaxSocketsPerUser) {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { TokenService } from '../../src/auth/token.service.js';
 import { CloseCode } from '../../src/notifications/frames.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newGroup, newUser, PASSWORD, send, uniqueName, type TestUser } from '../support/factories.js';
@@ -200,6 +201,27 @@ describe('users', () => {
     expect((await app.http().get(`/api/v1/messages/${sent.body.id}`).set(again.auth)).status).toBe(200);
     const resent = await app.http().post('/api/v1/messages').set(again.auth).send({ conversationId: direct, body: 'back' });
     expect(resent.status).toBe(201);
+  });
+
+  it('closes with 4401 a socket whose handshake read the user as active just before its deactivation', async () => {
+    const user = await newUser(app, 'racer');
+    const tokens = app.app.get(TokenService);
+    const authenticate = tokens.authenticate.bind(tokens);
+    // The handshake's read of the user happens, then the deactivation commits and closes the
+    // user's sockets, and only then does the handshake finish and register its socket.
+    const spy = vi.spyOn(tokens, 'authenticate').mockImplementationOnce(async (token) => {
+      const caller = await authenticate(token);
+      expect((await asAdmin().patch(`/api/v1/admin/users/${user.id}`, { active: false })).status).toBe(200);
+      return caller;
+    });
+    try {
+      const socket = await TestSocket.open(app.wsUrl, { token: user.token });
+      sockets.push(socket);
+      expect(await socket.waitForClose()).toBe(CloseCode.Unauthorized);
+      expect(socket.frames).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('an admin cannot demote or deactivate itself', async () => {
