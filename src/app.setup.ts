@@ -9,7 +9,7 @@ import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { RejectNulCharactersPipe } from './common/nul-characters.js';
 import { setupOpenApi } from './docs/openapi.js';
-import { requestIdFor } from './logging/logging.js';
+import { logRequests, requestIdFor } from './logging/logging.js';
 import { Metrics } from './metrics/metrics.service.js';
 import { ParleyWsAdapter } from './notifications/ws-adapter.js';
 import { serveWebClient } from './web/web-client.js';
@@ -35,6 +35,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     },
   );
   app.useLogger(app.get(Logger));
+  logRequests(app);
   await configureApp(app, config);
   return app;
 }
