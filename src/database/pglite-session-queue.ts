@@ -45,9 +45,14 @@ export class PgliteSessionQueue {
     return this.pending.length;
   }
 
+  /**
+   * Drops a gone connection's messages. Its pending release stays: a connection can be detached
+   * twice (an error, then the close), and the first detach is still waiting for that release,
+   * with nobody to catch a rejection.
+   */
   clearQueueForHandler(handlerId: number): void {
     this.pending = this.pending.filter((item) => {
-      if (item.handlerId !== handlerId) return true;
+      if (item.handlerId !== handlerId || !item.message) return true;
       item.reject(new Error('Handler disconnected'));
       return false;
     });
