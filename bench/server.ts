@@ -17,6 +17,8 @@ export const ROOT = path.resolve(import.meta.dirname, '..');
  * (another checkout, already built), e.g. to compare two versions with the same harness.
  */
 export const SERVER_DIR = process.env.BENCH_SERVER_DIR ? path.resolve(process.env.BENCH_SERVER_DIR) : ROOT;
+/** Extra node flags for the server alone, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function databaseUrl(name: string): string {
@@ -138,7 +140,7 @@ export async function startServer(name: string, settings: ServerSettings, logDir
   const port = await freePort();
   const logFile = path.join(logDir, `server-${name}.log.tmp`);
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, 'dist/src/main.js'], {
     cwd: SERVER_DIR,
     env: serverEnv(settings, port),
     stdio: ['ignore', fd, fd],
