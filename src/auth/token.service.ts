@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { PreparedQueries, type PreparedStatement } from '../database/prepared-queries.js';
 import type { User } from '../users/user.entity.js';
 import type { AuthUser, Caller } from './auth-user.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 interface AccessTokenClaims {
   sub: string;
@@ -14,6 +15,8 @@ interface AccessTokenClaims {
 }
 
 const TICKET_TTL_MS = 60_000;
+/** About 4 MB when full; beyond it the oldest tokens are just verified again. */
+const VERIFIED_TOKENS_KEPT = 10_000;
 const INVALID_TOKEN = 'Invalid or expired access token';
 
 /** Run on every authenticated request. */
@@ -29,6 +32,8 @@ const ACTIVE_USER: PreparedStatement = {
  */
 @Injectable()
 export class TokenService {
+  private readonly verifiedTokens = new VerifiedTokens<Caller>(VERIFIED_TOKENS_KEPT);
+
   constructor(
     private readonly jwt: JwtService,
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -42,16 +47,20 @@ export class TokenService {
 
   /** Verifies an access token's signature and expiry; does not read the database. */
   async verify(accessToken: string): Promise<Caller> {
-    let claims: AccessTokenClaims;
+    const known = this.verifiedTokens.get(accessToken);
+    if (known) return { ...known };
+    let claims: AccessTokenClaims & { exp?: number };
     try {
-      claims = await this.jwt.verifyAsync<AccessTokenClaims>(accessToken);
+      claims = await this.jwt.verifyAsync<AccessTokenClaims & { exp?: number }>(accessToken);
     } catch {
       throw new UnauthorizedException(INVALID_TOKEN);
     }
     if (typeof claims.sub !== 'string' || !/^\d+$/.test(claims.sub) || !Number.isSafeInteger(claims.tv)) {
       throw new UnauthorizedException(INVALID_TOKEN);
     }
-    return { id: claims.sub, tokenVersion: claims.tv };
+    const caller = { id: claims.sub, tokenVersion: claims.tv };
+    this.verifiedTokens.add(accessToken, caller, claims.exp);
+    return { ...caller };
   }
 
   /** Verifies an access token and that its user is active and has not revoked it. */
