@@ -51,6 +51,14 @@ const ms = (value: number | undefined) =>
 const lat = (s: Summary | undefined, withMax = true) =>
   !s || s.count === 0 ? '–' : `${ms(s.p50)} / ${ms(s.p99)}${withMax ? ` / ${ms(s.max)}` : ''} ms`;
 
+/** Every notification exactly once: the row of each phase that sends messages. */
+const deliveryRow = (d: { lost: number; duplicated: number; stray: number }): Row => ({
+  figure: '  lost / duplicated (stray)',
+  measured: `${d.lost} / ${d.duplicated} (${d.stray})`,
+  target: '0 / 0',
+  met: d.lost === 0 && d.duplicated === 0 && d.stray === 0,
+});
+
 const cpuRow = (cpu: CpuUse | undefined): Row[] =>
   cpu
     ? [{ figure: '  CPU cores: server / postgres / harness / machine', measured: `${cpu.server} / ${cpu.postgres} / ${cpu.harness} / ${cpu.machine} of ${cpu.cores}`, target: '' }]
@@ -76,12 +84,7 @@ export function buildRows(r: BenchResults): Row[] {
       target: '',
       reference: t.senders === 16 ? 'p99 ≈330 ms (16 senders)' : undefined,
     });
-    rows.push({
-      figure: `  lost / duplicated (stray)`,
-      measured: `${t.lost} / ${t.duplicated} (${t.stray})`,
-      target: '0 / 0',
-      met: t.lost === 0 && t.duplicated === 0 && t.stray === 0,
-    });
+    rows.push(deliveryRow(t));
     if (t.serverNotifyMeanMs !== undefined) {
       rows.push({ figure: `  server commit→hand-off mean (/metrics)`, measured: `${ms(t.serverNotifyMeanMs)} ms`, target: '' });
     }
@@ -120,12 +123,7 @@ export function buildRows(r: BenchResults): Row[] {
     });
     rows.push({ figure: '  notification max', measured: `${ms(p.notificationMs.max)} ms`, target: '' });
     rows.push({ figure: '  generator lag p99 / max', measured: `${ms(p.scheduleLagMs.p99)} / ${ms(p.scheduleLagMs.max)} ms`, target: '' });
-    rows.push({
-      figure: '  lost / duplicated (stray)',
-      measured: `${p.lost} / ${p.duplicated} (${p.stray})`,
-      target: '0 / 0',
-      met: p.lost === 0 && p.duplicated === 0 && p.stray === 0,
-    });
+    rows.push(deliveryRow(p));
     if (p.serverNotifyMeanMs !== undefined) {
       rows.push({ figure: '  server commit→hand-off mean (/metrics)', measured: `${ms(p.serverNotifyMeanMs)} ms`, target: '' });
     }
@@ -141,12 +139,7 @@ export function buildRows(r: BenchResults): Row[] {
       reference: '120 GET/s',
     });
     rows.push({ figure: '  POST start → GET done p50 / p99 / max', measured: lat(f.flowMs), target: '' });
-    rows.push({
-      figure: '  lost / duplicated (stray)',
-      measured: `${f.lost} / ${f.duplicated} (${f.stray})`,
-      target: '0 / 0',
-      met: f.lost === 0 && f.duplicated === 0 && f.stray === 0,
-    });
+    rows.push(deliveryRow(f));
     rows.push(...cpuRow(f.cpu));
   }
   if (r.fanout) {
@@ -157,12 +150,7 @@ export function buildRows(r: BenchResults): Row[] {
       target: `p99 ≤ 50 ms${quick ? ' (at 1,000)' : ''}`,
       met: f.lastMemberMs.count > 0 && f.lastMemberMs.p99 <= 50,
     });
-    rows.push({
-      figure: '  lost / duplicated (stray)',
-      measured: `${f.lost} / ${f.duplicated} (${f.stray})`,
-      target: '0 / 0',
-      met: f.lost === 0 && f.duplicated === 0 && f.stray === 0,
-    });
+    rows.push(deliveryRow(f));
     rows.push(...cpuRow(f.cpu));
   }
   if (r.connections) {

@@ -84,11 +84,6 @@ export class MessagesRepository {
     return rows[0];
   }
 
-  async findById(messageId: string): Promise<Message | undefined> {
-    const rows = await this.dataSource.query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, [messageId]);
-    return rows[0];
-  }
-
   /**
    * Edits a live message. The conversation row is locked first (by taking the next change
    * seq), as every write to a conversation does, so the check that the message is not deleted

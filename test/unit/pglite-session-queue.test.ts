@@ -1,16 +1,9 @@
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgliteSessionQueue } from '../../src/database/pglite-session-queue.js';
+import { wire } from '../support/pg-wire.js';
 
-/** A simple-protocol Query message. */
-function query(sql: string): Uint8Array {
-  const text = Buffer.from(`${sql}\0`);
-  const message = Buffer.alloc(5 + text.length);
-  message.write('Q', 0);
-  message.writeInt32BE(4 + text.length, 1);
-  text.copy(message, 5);
-  return message;
-}
+const query = wire.query;
 
 describe('PgliteSessionQueue', () => {
   let db: PGlite;
