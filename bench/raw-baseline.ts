@@ -13,41 +13,63 @@ export interface SendInput {
 }
 
 /**
- * The SQL one `POST /api/v1/messages` (with `conversationId`, no `clientMessageId`) runs, as
- * the server runs it: one named prepared statement on a pool checkout.
+ * The SQL the server runs for `POST /api/v1/messages` (with `conversationId`, no
+ * `clientMessageId`), run as the server runs it: sends made while a statement is running wait,
+ * and go together in the next one (at most 128), a named prepared statement on a pool checkout.
  *
- * THIS MUST MIRROR THE SERVER'S SEND PATH. When the send path changes, change this function
- * with it, or the ratio the report prints compares different work. As of this writing the
- * route's guard checks only the token's signature (CallerCheckedByQuery), and the one
- * statement is `SEND` in src/messages/messages.repository.ts: it checks the caller is active at
- * its token version, takes the seq, stores the message and returns the members to notify.
+ * THIS MUST MIRROR THE SERVER'S SEND PATH. When the send path changes, change this with it,
+ * or the ratio the report prints compares different work. As of this writing the route's
+ * guard checks only the token's signature (CallerCheckedByQuery), and the send is
+ * `MessagesRepository.insert` (src/messages/messages.repository.ts): `SEND_BATCH`, through a
+ * `Batcher` with SEND_BATCHES_IN_FLIGHT = 1 and SEND_BATCH_MAX = 128, calling the
+ * `send_messages` function of the migrations.
  */
-export async function sendStatements(pool: pg.Pool, input: SendInput): Promise<void> {
-  const message = await pool.query({
-    name: 'bench_send',
-    text: `WITH conversation AS (
-             UPDATE conversations
-                SET last_seq = last_seq + 1, last_change_seq = last_change_seq + 1, updated_at = now()
-              WHERE id = $1
-                AND EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2)
-                AND EXISTS (SELECT 1 FROM users WHERE id = $2 AND active AND token_version = $5)
-             RETURNING id, last_seq, last_change_seq
-           ), sender_read AS (
-             UPDATE conversation_members me SET last_read_seq = conversation.last_seq
-               FROM conversation WHERE me.conversation_id = conversation.id AND me.user_id = $2
-           ), message AS (
-             INSERT INTO messages (conversation_id, seq, change_seq, sender_id, body, client_message_id)
-             SELECT id, last_seq, last_change_seq, $2, $3, $4 FROM conversation
-             RETURNING *
-           )
-           SELECT id, conversation_id AS "conversationId", seq, change_seq AS "changeSeq", sender_id AS "senderId",
-                  body, client_message_id AS "clientMessageId", created_at AS "createdAt",
-                  edited_at AS "editedAt", deleted_at AS "deletedAt",
-                  conversation_member_ids(conversation_id) AS "memberIds"
-             FROM message`,
-    values: [input.conversationId, input.senderId, input.body, null, input.tokenVersion],
-  });
-  if (message.rowCount !== 1) throw new Error(`conversation ${input.conversationId} took no message`);
+export class BatchedSends {
+  private static readonly IN_FLIGHT = 1;
+  private static readonly MAX_BATCH = 128;
+  private queue: { input: SendInput; done: (error?: Error) => void }[] = [];
+  private inFlight = 0;
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  send(input: SendInput): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, done: (error) => (error ? reject(error) : resolve()) });
+      if (this.inFlight < BatchedSends.IN_FLIGHT) this.next();
+    });
+  }
+
+  private next(): void {
+    const batch = this.queue.splice(0, BatchedSends.MAX_BATCH);
+    this.inFlight++;
+    const inputs = batch.map((call) => call.input);
+    this.pool
+      .query({
+        name: 'bench_send_batch',
+        text: `SELECT item, id, conversation_id AS "conversationId", seq, change_seq AS "changeSeq", sender_id AS "senderId",
+                      body, client_message_id AS "clientMessageId", created_at AS "createdAt",
+                      edited_at AS "editedAt", deleted_at AS "deletedAt", member_ids AS "memberIds"
+                 FROM send_messages($1::bigint[], $2::bigint[], $3::integer[], $4::text[], $5::text[])`,
+        values: [
+          inputs.map((input) => input.conversationId),
+          inputs.map((input) => input.senderId),
+          inputs.map((input) => input.tokenVersion),
+          inputs.map((input) => input.body),
+          inputs.map(() => null),
+        ],
+      })
+      .then(
+        (result) => {
+          const stored = new Set(result.rows.map((row) => Number(row.item)));
+          batch.forEach((call, i) => call.done(stored.has(i + 1) ? undefined : new Error(`conversation ${call.input.conversationId} took no message`)));
+        },
+        (error: Error) => batch.forEach((call) => call.done(error)),
+      )
+      .finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.next();
+      });
+  }
 }
 
 export interface RawBaselineResult {
@@ -62,7 +84,7 @@ export interface RawBaselineResult {
 }
 
 /**
- * Scenario 5: `sendStatements` in `loops` closed loops straight through `pg`, with the server's
+ * Scenario 5: `BatchedSends` in `loops` closed loops straight through `pg`, with the server's
  * pool size, into the same direct conversations the Parley senders use: the database's share
  * of a send, without HTTP, Nest, JSON or sockets.
  */
@@ -73,6 +95,7 @@ export async function rawBaseline(
   timing: Timing,
 ): Promise<RawBaselineResult> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+  const sends = new BatchedSends(pool);
   pool.on('error', () => undefined);
   const errors = new ErrorCounter();
   const latencies: number[] = [];
@@ -81,7 +104,7 @@ export async function rawBaseline(
     const window = await closedLoops(inputs.length, timing, async (worker, w) => {
       const t0 = performance.now();
       try {
-        await sendStatements(pool, { ...inputs[worker], body: `raw baseline from ${worker}` });
+        await sends.send({ ...inputs[worker], body: `raw baseline from ${worker}` });
         const t1 = performance.now();
         if (t0 >= w.measureStart && t1 <= w.end) {
           ok++;

@@ -2,5 +2,6 @@
 import { InitialSchema1763900000000 } from './1763900000000-initial-schema.js';
 import { AdminSearch1764000000000 } from './1764000000000-admin-search.js';
 import { MemberIdsFunction1764100000000 } from './1764100000000-member-ids-function.js';
+import { SendMessagesFunction1764200000000 } from './1764200000000-send-messages-function.js';
 
-export const migrations = [InitialSchema1763900000000, AdminSearch1764000000000, MemberIdsFunction1764100000000];
+export const migrations = [InitialSchema1763900000000, AdminSearch1764000000000, MemberIdsFunction1764100000000, SendMessagesFunction1764200000000];

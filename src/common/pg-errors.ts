@@ -7,6 +7,16 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return code === UNIQUE_VIOLATION && (constraint === undefined || violated === constraint);
 }
 
+/**
+ * Whether PostgreSQL answered a statement with an error, so that the statement (run in its own
+ * transaction) changed nothing. False for a lost connection, where it may have committed.
+ */
+export function isStatementRefused(error: unknown): boolean {
+  const pgError = (error as { driverError?: { code?: unknown } })?.driverError ?? error;
+  const code = (pgError as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !isDatabaseUnavailable(error);
+}
+
 // Connection-level failures: class 08 (connection exception), 57P0x (the server is shutting
 // down or restarting), and the driver's own errors for a refused, dropped or timed-out connection.
 const CONNECTION_FAILURE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03']);

@@ -34,6 +34,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly sendBatchSize = new Histogram({
+    name: 'parley_send_batch_size',
+    help: 'Messages stored by one statement: sends made while earlier ones run are batched together',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [this.registry],
+  });
+
   readonly notificationsSent = new Counter({
     name: 'parley_notifications_sent_total',
     help: 'Notification frames written to WebSocket connections on this instance',
