@@ -44,19 +44,27 @@ const SEND_BATCH: PreparedStatement = {
 const SEND_BATCHES_IN_FLIGHT = 1;
 const SEND_BATCH_MAX = 128;
 
-const FIND_VISIBLE: PreparedStatement = {
-  name: 'messages_find_visible',
-  text: `SELECT ${MESSAGE_COLUMNS} FROM messages m
-          WHERE m.id = $1
-            AND EXISTS (SELECT 1 FROM conversation_members cm
-                         WHERE cm.conversation_id = m.conversation_id AND cm.user_id = $2)
-            AND EXISTS (SELECT 1 FROM users u WHERE u.id = $2 AND u.active AND u.token_version = $3)`,
+// Each (message, caller) pair of the batch: the message if the caller is a member of its
+// conversation and active at its token's version.
+const FIND_VISIBLE_BATCH: PreparedStatement = {
+  name: 'messages_find_visible_batch',
+  text: `SELECT r.item, ${MESSAGE_COLUMNS}
+           FROM unnest($1::bigint[], $2::bigint[], $3::integer[]) WITH ORDINALITY AS r (message_id, caller_id, token_version, item)
+           JOIN messages m ON m.id = r.message_id
+          WHERE EXISTS (SELECT 1 FROM conversation_members cm
+                         WHERE cm.conversation_id = m.conversation_id AND cm.user_id = r.caller_id)
+            AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.caller_id AND u.active AND u.token_version = r.token_version)`,
 };
+
+/** Reads of single messages (every notified client GETs one), batched like sends. */
+const READ_BATCHES_IN_FLIGHT = 1;
+const READ_BATCH_MAX = 128;
 
 /** Messages, read and written with hand-written SQL: these are the hot paths. */
 @Injectable()
 export class MessagesRepository {
   private readonly sends: Batcher<SendInput, SentMessage | undefined>;
+  private readonly reads: Batcher<{ caller: Caller; messageId: string }, Message | undefined>;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -68,6 +76,11 @@ export class MessagesRepository {
       maxBatch: SEND_BATCH_MAX,
       canRetryAlone: isStatementRefused,
       onBatch: (size) => metrics.sendBatchSize.observe(size),
+    });
+    this.reads = new Batcher((inputs) => this.findVisibleBatch(inputs), {
+      maxInFlight: READ_BATCHES_IN_FLIGHT,
+      maxBatch: READ_BATCH_MAX,
+      canRetryAlone: isStatementRefused,
     });
   }
 
@@ -92,9 +105,7 @@ export class MessagesRepository {
       inputs.map((input) => input.body),
       inputs.map((input) => input.clientMessageId ?? null),
     ]);
-    const stored: (SentMessage | undefined)[] = new Array(inputs.length).fill(undefined);
-    for (const { item, ...message } of rows) stored[Number(item) - 1] = message;
-    return stored;
+    return byItem(rows, inputs.length);
   }
 
   async findByClientMessageId(senderId: string, clientMessageId: string): Promise<Message | undefined> {
@@ -109,9 +120,17 @@ export class MessagesRepository {
    * The message if the caller is a member of its conversation, and active at its token's
    * version (the caller check of CallerCheckedByQuery).
    */
-  async findVisibleTo(caller: Caller, messageId: string): Promise<Message | undefined> {
-    const rows = await this.prepared.rows<Message>(FIND_VISIBLE, [messageId, caller.id, caller.tokenVersion]);
-    return rows[0];
+  findVisibleTo(caller: Caller, messageId: string): Promise<Message | undefined> {
+    return this.reads.submit({ caller, messageId });
+  }
+
+  private async findVisibleBatch(inputs: { caller: Caller; messageId: string }[]): Promise<(Message | undefined)[]> {
+    const rows = await this.prepared.rows<Message & { item: string }>(FIND_VISIBLE_BATCH, [
+      inputs.map((input) => input.messageId),
+      inputs.map((input) => input.caller.id),
+      inputs.map((input) => input.caller.tokenVersion),
+    ]);
+    return byItem(rows, inputs.length);
   }
 
   /**
@@ -181,3 +200,10 @@ export class MessagesRepository {
 }
 
 class NothingChanged extends Error {}
+
+/** Rows that carry the 1-based place (`item`) of their input, back in input order; undefined where none came back. */
+function byItem<T>(rows: (T & { item: string })[], count: number): (T | undefined)[] {
+  const outputs: (T | undefined)[] = new Array(count).fill(undefined);
+  for (const { item, ...row } of rows) outputs[Number(item) - 1] = row as T;
+  return outputs;
+}

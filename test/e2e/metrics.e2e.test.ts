@@ -41,6 +41,7 @@ describe('GET /metrics', () => {
       'parley_messages_stored_total',
       'parley_notifications_sent_total',
       'parley_notification_latency_seconds',
+      'parley_send_batch_size',
       'parley_db_pool_connections',
       'parley_db_pool_max',
       'parley_process_cpu_seconds_total',
@@ -69,6 +70,9 @@ describe('GET /metrics', () => {
     expect(sample(after, 'parley_notifications_sent_total') - sample(before, 'parley_notifications_sent_total')).toBe(2);
     const latency = (text: string) => sample(text, 'parley_notification_latency_seconds_count', { type: 'message.created' });
     expect(latency(after) - latency(before)).toBe(1);
+    // A lone send is a batch of one.
+    const batches = (text: string, le: string) => sample(text, 'parley_send_batch_size_bucket', { le });
+    expect(batches(after, '1') - batches(before, '1')).toBe(1);
     expect(sample(after, 'parley_notification_latency_seconds_sum', { type: 'message.created' })).toBeGreaterThan(0);
 
     const requests = (text: string, route: string, method: string, status: string) =>

@@ -7,9 +7,9 @@ import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
 
-// Sends made while a batch is running join the next statement (MessagesRepository). These
-// tests call the repository directly, so that they decide which sends share a batch: the
-// first call of a burst runs alone, the rest wait for it and go together.
+// Sends (and reads of single messages) made while a batch is running join the next statement
+// (MessagesRepository). These tests call the repository directly, so that they decide which
+// calls share a batch: the first call of a burst runs alone, the rest wait for it and go together.
 
 let app: TestApp;
 let repository: MessagesRepository;
@@ -94,6 +94,25 @@ describe('sends batched into one statement', () => {
     );
     expect(Object.fromEntries(read.map((r) => [r.userId, r.lastReadSeq]))).toEqual({ [a.id]: 4, [b.id]: 2, [c.id]: 3 });
     expect((await send(app, b, group, 'next')).seq).toBe(5);
+  });
+});
+
+describe('reads of single messages batched into one statement', () => {
+  it('answers each caller for itself: only members active at their token version see a message', async () => {
+    const [a, b, outsider] = [await newUser(app), await newUser(app), await newUser(app)];
+    const direct = await newDirect(app, a, b);
+    const [first, second] = [await send(app, a, direct, 'first'), await send(app, b, direct, 'second')];
+    const found = await Promise.all([
+      // The first runs alone; the rest share the next statement.
+      repository.findVisibleTo(caller(a), first.id),
+      repository.findVisibleTo(caller(b), first.id),
+      repository.findVisibleTo(caller(outsider), first.id),
+      repository.findVisibleTo(caller(a), second.id),
+      repository.findVisibleTo(caller(b, 1), second.id),
+      repository.findVisibleTo(caller(a), '999999999999'),
+      repository.findVisibleTo(caller(b), second.id),
+    ]);
+    expect(found.map((message) => message?.body)).toEqual(['first', 'first', undefined, 'second', undefined, undefined, 'second']);
   });
 });
 
