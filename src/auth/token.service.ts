@@ -3,6 +3,8 @@ import { Injectable, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { Batcher, inInputOrder } from '../common/batcher.js';
+import { isStatementRefused } from '../common/pg-errors.js';
 import { PreparedQueries, type PreparedStatement } from '../database/prepared-queries.js';
 import type { User } from '../users/user.entity.js';
 import type { AuthUser, Caller } from './auth-user.js';
@@ -19,11 +21,20 @@ const TICKET_TTL_MS = 60_000;
 const VERIFIED_TOKENS_KEPT = 10_000;
 const INVALID_TOKEN = 'Invalid or expired access token';
 
-/** Run on every authenticated request. */
-const ACTIVE_USER: PreparedStatement = {
-  name: 'auth_active_user',
-  text: `SELECT id, username, role FROM users WHERE id = $1 AND active AND token_version = $2`,
+/**
+ * Run for every authenticated request and socket, batched like sends (MessagesRepository):
+ * each (user, token version) pair answered with the user if active at that version.
+ */
+const ACTIVE_USERS: PreparedStatement = {
+  name: 'auth_active_users',
+  text: `SELECT r.item, u.id, u.username, u.role
+           FROM unnest($1::bigint[], $2::integer[]) WITH ORDINALITY AS r (user_id, token_version, item)
+           JOIN users u ON u.id = r.user_id AND u.active AND u.token_version = r.token_version`,
 };
+const ACTIVE_USER_BATCHES_IN_FLIGHT = 1;
+const ACTIVE_USER_BATCH_MAX = 128;
+
+type ActiveUser = Omit<AuthUser, 'tokenVersion'>;
 
 /**
  * Access tokens (signed JWTs) and single-use WebSocket tickets. Every authentication also
@@ -33,6 +44,11 @@ const ACTIVE_USER: PreparedStatement = {
 @Injectable()
 export class TokenService {
   private readonly verifiedTokens = new VerifiedTokens<Caller>(VERIFIED_TOKENS_KEPT);
+  private readonly activeUsers = new Batcher((callers: Caller[]) => this.findActive(callers), {
+    maxInFlight: ACTIVE_USER_BATCHES_IN_FLIGHT,
+    maxBatch: ACTIVE_USER_BATCH_MAX,
+    canRetryAlone: isStatementRefused,
+  });
 
   constructor(
     private readonly jwt: JwtService,
@@ -66,7 +82,7 @@ export class TokenService {
   /** Verifies an access token and that its user is active and has not revoked it. */
   async authenticate(accessToken: string): Promise<AuthUser> {
     const caller = await this.verify(accessToken);
-    const [user] = await this.prepared.rows<Omit<AuthUser, 'tokenVersion'>>(ACTIVE_USER, [caller.id, caller.tokenVersion]);
+    const user = await this.activeUsers.submit(caller);
     if (!user) throw new UnauthorizedException(INVALID_TOKEN);
     return { ...user, tokenVersion: caller.tokenVersion };
   }
@@ -76,8 +92,15 @@ export class TokenService {
    * nothing: throws 401 if that is because the caller is no longer active at this token version.
    */
   async requireCurrent(caller: Caller): Promise<void> {
-    const [user] = await this.prepared.rows(ACTIVE_USER, [caller.id, caller.tokenVersion]);
-    if (!user) throw new UnauthorizedException(INVALID_TOKEN);
+    if (!(await this.activeUsers.submit(caller))) throw new UnauthorizedException(INVALID_TOKEN);
+  }
+
+  private async findActive(callers: Caller[]): Promise<(ActiveUser | undefined)[]> {
+    const rows = await this.prepared.rows<ActiveUser & { item: string }>(ACTIVE_USERS, [
+      callers.map((caller) => caller.id),
+      callers.map((caller) => caller.tokenVersion),
+    ]);
+    return inInputOrder(rows, callers.length);
   }
 
   /** A ticket for browsers, which cannot set headers on a WebSocket: single use, 60 s. */

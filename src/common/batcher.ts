@@ -69,3 +69,13 @@ export class Batcher<In, Out> {
     }
   }
 }
+
+/**
+ * Rows of a batched statement back in input order: each row carries `item`, the 1-based place
+ * of its input (`WITH ORDINALITY`); inputs without a row get undefined.
+ */
+export function inInputOrder<T>(rows: (T & { item: string })[], count: number): (T | undefined)[] {
+  const outputs: (T | undefined)[] = new Array(count).fill(undefined);
+  for (const { item, ...row } of rows) outputs[Number(item) - 1] = row as T;
+  return outputs;
+}

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { Caller } from '../auth/auth-user.js';
-import { Batcher } from '../common/batcher.js';
+import { Batcher, inInputOrder } from '../common/batcher.js';
 import { isStatementRefused } from '../common/pg-errors.js';
 import { PreparedQueries, type PreparedStatement } from '../database/prepared-queries.js';
 import { Metrics } from '../metrics/metrics.service.js';
@@ -105,7 +105,7 @@ export class MessagesRepository {
       inputs.map((input) => input.body),
       inputs.map((input) => input.clientMessageId ?? null),
     ]);
-    return byItem(rows, inputs.length);
+    return inInputOrder(rows, inputs.length);
   }
 
   async findByClientMessageId(senderId: string, clientMessageId: string): Promise<Message | undefined> {
@@ -130,7 +130,7 @@ export class MessagesRepository {
       inputs.map((input) => input.caller.id),
       inputs.map((input) => input.caller.tokenVersion),
     ]);
-    return byItem(rows, inputs.length);
+    return inInputOrder(rows, inputs.length);
   }
 
   /**
@@ -201,9 +201,3 @@ export class MessagesRepository {
 
 class NothingChanged extends Error {}
 
-/** Rows that carry the 1-based place (`item`) of their input, back in input order; undefined where none came back. */
-function byItem<T>(rows: (T & { item: string })[], count: number): (T | undefined)[] {
-  const outputs: (T | undefined)[] = new Array(count).fill(undefined);
-  for (const { item, ...row } of rows) outputs[Number(item) - 1] = row as T;
-  return outputs;
-}

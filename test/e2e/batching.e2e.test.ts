@@ -2,14 +2,16 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { Caller } from '../../src/auth/auth-user.js';
+import { TokenService } from '../../src/auth/token.service.js';
 import { Metrics } from '../../src/metrics/metrics.service.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
 
-// Sends (and reads of single messages) made while a batch is running join the next statement
-// (MessagesRepository). These tests call the repository directly, so that they decide which
-// calls share a batch: the first call of a burst runs alone, the rest wait for it and go together.
+// Sends, reads of single messages and authentication reads made while a batch of their kind
+// is running join the next statement (MessagesRepository, TokenService). These tests call
+// those services directly, so that they decide which calls share a batch: the first call of a
+// burst runs alone, the rest wait for it and go together.
 
 let app: TestApp;
 let repository: MessagesRepository;
@@ -113,6 +115,25 @@ describe('reads of single messages batched into one statement', () => {
       repository.findVisibleTo(caller(b), second.id),
     ]);
     expect(found.map((message) => message?.body)).toEqual(['first', 'first', undefined, 'second', undefined, undefined, 'second']);
+  });
+});
+
+describe('authentication reads batched into one statement', () => {
+  it('answers each token for itself: a revoked or deactivated user gets 401, the others their user', async () => {
+    const tokens = app.app.get(TokenService);
+    const [a, b, revoked, deactivated] = [await newUser(app), await newUser(app), await newUser(app), await newUser(app)];
+    await db.query('UPDATE users SET token_version = token_version + 1 WHERE id = $1', [revoked.id]);
+    await db.query('UPDATE users SET active = false WHERE id = $1', [deactivated.id]);
+    const answers = await Promise.all(
+      // The first runs alone; the rest share the next statement.
+      [a, b, revoked, a, deactivated, b].map((user) =>
+        tokens.authenticate(user.token).then(
+          (found) => found.username,
+          (error: Error) => error.constructor.name,
+        ),
+      ),
+    );
+    expect(answers).toEqual([a.username, b.username, 'UnauthorizedException', a.username, 'UnauthorizedException', b.username]);
   });
 });
 

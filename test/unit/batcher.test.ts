@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batcher, type BatcherOptions } from '../../src/common/batcher.js';
+import { Batcher, inInputOrder, type BatcherOptions } from '../../src/common/batcher.js';
 
 class Refused extends Error {}
 
@@ -85,5 +85,12 @@ describe('Batcher', () => {
     const second = batcher.submit(2);
     await drain();
     expect(await second).toBe(4);
+  });
+});
+
+describe('inInputOrder', () => {
+  it('puts rows back in the order of their inputs, leaving undefined where no row came back', () => {
+    const rows = [{ item: '3', name: 'c' }, { item: '1', name: 'a' }];
+    expect(inInputOrder(rows, 4)).toEqual([{ name: 'a' }, undefined, { name: 'c' }, undefined]);
   });
 });
