@@ -27,7 +27,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
     const response = host.switchToHttp().getResponse();
-    if (body === DATABASE_UNAVAILABLE) this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', '1');
+    if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', '1');
     this.adapterHost.httpAdapter.reply(response, body, body.statusCode);
   }
 

@@ -1,10 +1,17 @@
 /** SQLSTATE codes the services turn into answers for clients. */
 export const UNIQUE_VIOLATION = '23505';
+/** A lock not granted within `lock_timeout`. */
+export const LOCK_NOT_AVAILABLE = '55P03';
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const pgError = (error as { driverError?: { code?: string; constraint?: string } })?.driverError ?? error;
   const { code, constraint: violated } = pgError as { code?: string; constraint?: string };
   return code === UNIQUE_VIOLATION && (constraint === undefined || violated === constraint);
+}
+
+export function isLockTimeout(error: unknown): boolean {
+  const pgError = (error as { driverError?: { code?: string } })?.driverError ?? error;
+  return (pgError as { code?: string })?.code === LOCK_NOT_AVAILABLE;
 }
 
 /**

@@ -39,7 +39,7 @@ const SEND_BATCH: PreparedStatement = {
  * messages with the lowest latency, ahead of two and of four; the database's share of the
  * machine is then one busy backend, leaving the rest to HTTP and the sockets. The cost: a
  * batch that waits for a lock (a conversation held by another transaction) holds back the
- * sends behind it, as a full pool would.
+ * sends behind it, for at most the function's lock_timeout (the send-lock-timeout migration).
  */
 const SEND_BATCHES_IN_FLIGHT = 1;
 const SEND_BATCH_MAX = 128;

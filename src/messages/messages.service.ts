@@ -1,7 +1,7 @@
-import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import type { AuthUser, Caller } from '../auth/auth-user.js';
 import { TokenService } from '../auth/token.service.js';
-import { isUniqueViolation } from '../common/pg-errors.js';
+import { isLockTimeout, isUniqueViolation } from '../common/pg-errors.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import type { MessageFrame } from '../notifications/frames.js';
@@ -44,6 +44,7 @@ export class MessagesService {
     try {
       message = await this.messages.insert(conversationId, sender, dto.body, dto.clientMessageId);
     } catch (error) {
+      if (isLockTimeout(error)) throw new ServiceUnavailableException('The conversation is busy; try again');
       if (!dto.clientMessageId || !isUniqueViolation(error)) throw error;
     }
     if (!message) {

@@ -164,6 +164,35 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a batch that collides with a conc
   });
 });
 
+// A conversation locked by a transaction left open on another connection.
+describe.runIf(process.env.TEST_DATABASE_URL)('a batch held up by a conversation another transaction has locked', () => {
+  it('gives up after the lock timeout, stores the other sends, and answers the busy one 503', async () => {
+    const [a, b, c] = [await newUser(app), await newUser(app), await newUser(app)];
+    const [warmUp, busy, free] = [await newDirect(app, b, c), await newDirect(app, a, b), await newDirect(app, a, c)];
+    await db.query('BEGIN');
+    await db.query('SELECT FROM conversations WHERE id = $1 FOR UPDATE', [busy]);
+    const calls = [
+      repository.insert(warmUp, caller(b), 'alone'),
+      repository.insert(busy, caller(a), 'into the busy one'),
+      repository.insert(free, caller(a), 'into the free one'),
+    ].map((call) => call.then((message) => message?.body ?? 'refused', (error: { code?: string }) => `error ${error.code}`));
+    const overHttp = app.http().post('/api/v1/messages').set(a.auth).send({ conversationId: busy, body: 'over HTTP' });
+    try {
+      // The batch waits 2 s for the lock, is refused, and runs again send by send: the free
+      // conversation's send is stored; the busy one's waits 2 s more and fails.
+      expect(await Promise.all(calls)).toEqual(['alone', 'error 55P03', 'into the free one']);
+      const answer = await overHttp;
+      expect(answer.status).toBe(503);
+      expect(answer.headers['retry-after']).toBe('1');
+      expect(answer.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'The conversation is busy; try again' });
+    } finally {
+      await db.query('COMMIT');
+    }
+    expect(await seqsOf(busy)).toEqual([]);
+    expect((await send(app, a, busy, 'once it is free')).seq).toBe(1);
+  });
+});
+
 /** Until another connection waits for the transaction open on `db` to end. */
 async function untilSomeoneWaitsForThisTransaction(): Promise<void> {
   const { rows: [{ xid }] } = await db.query('SELECT pg_current_xact_id()::text AS xid');
