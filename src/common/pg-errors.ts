@@ -3,15 +3,19 @@ export const UNIQUE_VIOLATION = '23505';
 /** A lock not granted within `lock_timeout`. */
 export const LOCK_NOT_AVAILABLE = '55P03';
 
+/** PostgreSQL's error fields, whether `pg` threw the error or TypeORM wrapped it. */
+function driverError(error: unknown): { code?: unknown; constraint?: unknown } {
+  const wrapped = (error as { driverError?: object } | undefined)?.driverError;
+  return (wrapped ?? error ?? {}) as { code?: unknown; constraint?: unknown };
+}
+
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  const pgError = (error as { driverError?: { code?: string; constraint?: string } })?.driverError ?? error;
-  const { code, constraint: violated } = pgError as { code?: string; constraint?: string };
+  const { code, constraint: violated } = driverError(error);
   return code === UNIQUE_VIOLATION && (constraint === undefined || violated === constraint);
 }
 
 export function isLockTimeout(error: unknown): boolean {
-  const pgError = (error as { driverError?: { code?: string } })?.driverError ?? error;
-  return (pgError as { code?: string })?.code === LOCK_NOT_AVAILABLE;
+  return driverError(error).code === LOCK_NOT_AVAILABLE;
 }
 
 /**
@@ -19,8 +23,7 @@ export function isLockTimeout(error: unknown): boolean {
  * transaction) changed nothing. False for a lost connection, where it may have committed.
  */
 export function isStatementRefused(error: unknown): boolean {
-  const pgError = (error as { driverError?: { code?: unknown } })?.driverError ?? error;
-  const code = (pgError as { code?: unknown })?.code;
+  const { code } = driverError(error);
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !isDatabaseUnavailable(error);
 }
 
