@@ -78,8 +78,9 @@ export function buildRows(r: BenchResults): Row[] {
       reference: k64 ? '≈60 POST/s' : undefined,
     });
     rows.push({ figure: `  HTTP p50 / p99 / max`, measured: lat(t.httpMs), target: '' });
+    rows.push({ figure: `  notification stored→receive p50 / p99 / max`, measured: lat(t.storedToReceive.ms), target: '' });
     rows.push({
-      figure: `  notification p50 / p99 / max`,
+      figure: `  notification POST start→receive p50 / p99 / max`,
       measured: lat(t.notificationMs),
       target: '',
       reference: t.senders === 16 ? 'p99 ≈330 ms (16 senders)' : undefined,
@@ -113,15 +114,24 @@ export function buildRows(r: BenchResults): Row[] {
       measured: `${int(p.messagesPerSecond)} msg/s achieved${p.skipped ? `, ${p.skipped} skipped` : ''}`,
       target: `${int(p.targetRate)} msg/s offered`,
     });
-    rows.push({ figure: '  notification p50', measured: `${ms(p.notificationMs.p50)} ms`, target: '≤ 2 ms', met: p.notificationMs.p50 <= 2 });
+    const stored = p.storedToReceive;
+    // Frames seemingly earlier than their store mean the clocks are not lined up: no claim then.
+    const clocksAgree = stored.beforeStored === 0;
+    rows.push({ figure: '  notification stored→receive p50', measured: `${ms(stored.ms.p50)} ms`, target: '≤ 2 ms', met: clocksAgree && stored.ms.p50 <= 2 });
     rows.push({
-      figure: '  notification p99',
-      measured: `${ms(p.notificationMs.p99)} ms`,
+      figure: '  notification stored→receive p99',
+      measured: `${ms(stored.ms.p99)} ms`,
       target: '≤ 20 ms',
-      met: p.notificationMs.p99 <= 20,
+      met: clocksAgree && stored.ms.p99 <= 20,
       reference: 'p99 ≈330 ms (16 senders)',
     });
-    rows.push({ figure: '  notification max', measured: `${ms(p.notificationMs.max)} ms`, target: '' });
+    rows.push({ figure: '  notification stored→receive max', measured: `${ms(stored.ms.max)} ms`, target: '' });
+    rows.push({
+      figure: '  clocks lined up within / moved; frames before their store',
+      measured: `±${ms(stored.clockUncertaintyMs)} / ${ms(stored.clockDriftMs)} ms; ${stored.beforeStored}`,
+      target: '',
+    });
+    rows.push({ figure: '  notification scheduled POST start→receive p50 / p99 / max', measured: lat(p.notificationMs), target: '' });
     rows.push({ figure: '  generator lag p99 / max', measured: `${ms(p.scheduleLagMs.p99)} / ${ms(p.scheduleLagMs.max)} ms`, target: '' });
     rows.push(deliveryRow(p));
     if (p.serverNotifyMeanMs !== undefined) {

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { BenchSocket, HttpClient } from '../clients.js';
-import { sleep } from '../clients.js';
+import { sleep, summarize, type Summary } from '../clients.js';
 import type { ServerInstance } from '../server.js';
+import type { StoreClock } from '../store-clock.js';
 
 /** What every scenario gets from the orchestrator. */
 export interface BenchContext {
@@ -14,6 +15,8 @@ export interface BenchContext {
   recipientWs: ServerInstance;
   /** Load-generation HTTP client for `api`. */
   http: HttpClient;
+  /** When PostgreSQL stored a message, on the harness's clock. */
+  storeClock: StoreClock;
   timing: Timing;
   log: (line: string) => void;
 }
@@ -47,6 +50,8 @@ export interface DeliveryResult {
   latencies: number[];
   /** Per measured message: its last socket's arrival minus POST start, ms. */
   lastArrival: number[];
+  /** Every measured (message, socket) arrival, performance.now(). */
+  arrivals: Array<{ id: string; at: number }>;
   samples: string[];
 }
 
@@ -64,7 +69,7 @@ export async function settleAndCheck(messages: SentMessage[], allSockets: BenchS
   }
   await sleep(pending.length === 0 ? 100 : 0);
 
-  const result: DeliveryResult = { expected: 0, lost: 0, duplicated: 0, stray: 0, latencies: [], lastArrival: [], samples: [] };
+  const result: DeliveryResult = { expected: 0, lost: 0, duplicated: 0, stray: 0, latencies: [], lastArrival: [], arrivals: [], samples: [] };
   const expectedBySocket = new Map<BenchSocket, Set<string>>();
   for (const message of messages) {
     let last = -Infinity;
@@ -84,7 +89,10 @@ export async function settleAndCheck(messages: SentMessage[], allSockets: BenchS
         result.duplicated += copies;
         if (result.samples.length < 5) result.samples.push(`duplicated: message ${message.id} reached user ${socket.userId}'s socket ${copies + 1} times`);
       }
-      if (message.measured) result.latencies.push(at - message.t0);
+      if (message.measured) {
+        result.latencies.push(at - message.t0);
+        result.arrivals.push({ id: message.id, at });
+      }
       if (at > last) last = at;
     }
     if (message.measured && last > -Infinity) result.lastArrival.push(last - message.t0);
@@ -99,6 +107,40 @@ export async function settleAndCheck(messages: SentMessage[], allSockets: BenchS
     socket.reset();
   }
   return result;
+}
+
+/**
+ * Arrival minus the message's `created_at` in PostgreSQL, ms, for every measured (message,
+ * socket): an upper bound on commit→receive (see StoreClock). The clocks are lined up again
+ * first; `uncertaintyMs` says how far that line-up can be off.
+ */
+export interface StoredToReceive {
+  ms: Summary;
+  /** How far the clocks' line-up can be off, and how far it moved since the previous one. */
+  clockUncertaintyMs: number;
+  clockDriftMs: number;
+  /** Arrivals whose message was not found in the database (there should be none). */
+  missing: number;
+  /** Arrivals earlier than their message's store by more than the line-up's uncertainty: a clock problem. */
+  beforeStored: number;
+}
+
+export async function storedToReceive(ctx: BenchContext, delivery: DeliveryResult): Promise<StoredToReceive> {
+  await ctx.storeClock.lineUp();
+  const stored = await ctx.storeClock.storedAt([...new Set(delivery.arrivals.map((arrival) => arrival.id))]);
+  const latencies: number[] = [];
+  let missing = 0;
+  let beforeStored = 0;
+  const clock = ctx.storeClock;
+  for (const { id, at } of delivery.arrivals) {
+    const storedAt = stored.get(id);
+    if (storedAt === undefined) missing++;
+    else {
+      latencies.push(at - storedAt);
+      if (at - storedAt < -clock.uncertaintyMs) beforeStored++;
+    }
+  }
+  return { ms: summarize(latencies), clockUncertaintyMs: clock.uncertaintyMs, clockDriftMs: clock.driftMs, missing, beforeStored };
 }
 
 export interface LoopWindow {

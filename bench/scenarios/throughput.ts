@@ -2,7 +2,16 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCounter, sleep, summarize, type Summary } from '../clients.js';
 import type { CpuUse } from '../cpu.js';
 import { meanNotifyMs, scrapeMetrics } from '../server.js';
-import { closedLoops, rate, settleAndCheck, type BenchContext, type DeliveryResult, type SentMessage } from './common.js';
+import {
+  closedLoops,
+  rate,
+  settleAndCheck,
+  storedToReceive,
+  type BenchContext,
+  type DeliveryResult,
+  type SentMessage,
+  type StoredToReceive,
+} from './common.js';
 import { pairSockets, type Pair } from './pairs.js';
 
 export interface ThroughputResult {
@@ -10,7 +19,10 @@ export interface ThroughputResult {
   messages: number;
   messagesPerSecond: number;
   httpMs: Summary;
+  /** Frame arrival minus the POST's start (scheduled start in the paced run). */
   notificationMs: Summary;
+  /** Frame arrival minus the message's created_at in PostgreSQL: an upper bound on commit→receive. */
+  storedToReceive: StoredToReceive;
   lost: number;
   duplicated: number;
   stray: number;
@@ -33,6 +45,7 @@ function finish(
   measureMs: number,
   http: number[],
   delivery: DeliveryResult,
+  stored: StoredToReceive,
   errors: ErrorCounter,
   capped: boolean,
   serverNotifyMeanMs: number | undefined,
@@ -44,6 +57,7 @@ function finish(
     messagesPerSecond: rate(okCount, measureMs),
     httpMs: summarize(http),
     notificationMs: summarize(delivery.latencies),
+    storedToReceive: stored,
     lost: delivery.lost,
     duplicated: delivery.duplicated,
     stray: delivery.stray,
@@ -84,7 +98,7 @@ export async function throughput(ctx: BenchContext, pairs: Pair[], senders: numb
   });
   const delivery = await settleAndCheck(sent, pairSockets(pairs), ctx.timing.graceMs);
   const metricsAfter = await scrapeMetrics(ctx.api);
-  return finish(senders, ok, ctx.timing.measureMs, http, delivery, errors, window.capped, meanNotifyMs(metricsBefore, metricsAfter));
+  return finish(senders, ok, ctx.timing.measureMs, http, delivery, await storedToReceive(ctx, delivery), errors, window.capped, meanNotifyMs(metricsBefore, metricsAfter));
 }
 
 export interface PacedResult extends ThroughputResult {
@@ -162,7 +176,7 @@ export async function paced(ctx: BenchContext, pairs: Pair[], senders: number, t
   const delivery = await settleAndCheck(sent, pairSockets(pairs), ctx.timing.graceMs);
   const metricsAfter = await scrapeMetrics(ctx.api);
   return {
-    ...finish(senders, ok, ctx.timing.measureMs, http, delivery, errors, capped, meanNotifyMs(metricsBefore, metricsAfter)),
+    ...finish(senders, ok, ctx.timing.measureMs, http, delivery, await storedToReceive(ctx, delivery), errors, capped, meanNotifyMs(metricsBefore, metricsAfter)),
     targetRate,
     scheduleLagMs: summarize(lag),
     skipped,
