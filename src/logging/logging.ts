@@ -28,6 +28,9 @@ export const REDACTED_PATHS = [
   '*.ticket',
 ];
 
+/** How the root logger (and so every logger made from it) masks those keys. */
+export const REDACTION = { paths: REDACTED_PATHS, censor: '[Redacted]' };
+
 export function withoutSecrets(url: string | undefined): string | undefined {
   return url?.replace(SECRET_QUERY_PARAMETERS, '$1[Redacted]');
 }
@@ -66,7 +69,7 @@ export function loggingModule(config: AppConfig) {
     transport: pretty
       ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }
       : undefined,
-    redact: { paths: REDACTED_PATHS, censor: '[Redacted]' },
+    redact: REDACTION,
     // Every line written while serving a request gets its id (a field the line sets wins).
     mixin: () => {
       const reqId = requestIds.getStore();

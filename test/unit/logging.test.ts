@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { requestIdFor, withoutSecrets } from '../../src/logging/logging.js';
+import { REDACTION, requestIdFor, withoutSecrets } from '../../src/logging/logging.js';
 
 describe('request ids', () => {
   it('keeps a well-formed X-Request-Id and replaces anything else with a UUID', () => {
@@ -17,5 +19,27 @@ describe('URLs in logs', () => {
       '/x?a=1&token=[Redacted]&b=2&access_token=[Redacted]&password=[Redacted]#frag',
     );
     expect(withoutSecrets('/api/v1/users?q=ticket')).toBe('/api/v1/users?q=ticket');
+  });
+});
+
+describe('credentials in logged objects', () => {
+  it('masks headers and nested secret keys, and leaves the rest', () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });
+    const logger = pino({ redact: REDACTION }, sink);
+    logger.info({
+      req: { method: 'GET', headers: { authorization: 'Bearer abc', cookie: 'c=1', 'sec-websocket-protocol': 'p', accept: '*/*' } },
+      res: { headers: { 'set-cookie': 's=1' } },
+      user: { id: '7', password: 'pw', passwordHash: 'h' },
+      session: { accessToken: 'at', token: 't', ticket: 'tk' },
+    });
+    const line = JSON.parse(lines[0]);
+    expect(line.req).toEqual({
+      method: 'GET',
+      headers: { authorization: '[Redacted]', cookie: '[Redacted]', 'sec-websocket-protocol': '[Redacted]', accept: '*/*' },
+    });
+    expect(line.res.headers['set-cookie']).toBe('[Redacted]');
+    expect(line.user).toEqual({ id: '7', password: '[Redacted]', passwordHash: '[Redacted]' });
+    expect(line.session).toEqual({ accessToken: '[Redacted]', token: '[Redacted]', ticket: '[Redacted]' });
   });
 });
