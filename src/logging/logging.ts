@@ -15,17 +15,21 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Query parameters whose values are credentials. */
 const SECRET_QUERY_PARAMETERS = /([?&](?:ticket|token|access_token|password)=)[^&#]*/gi;
 
-/** Keys that are never written, wherever they turn up in a logged object. */
+/** Keys whose values are credentials. */
+const SECRET_KEYS = ['password', 'passwordHash', 'accessToken', 'token', 'ticket'];
+
+/**
+ * What is never written: the credential headers, and the keys above at the top of a logged
+ * object or one level down (`{ user: { password } }`). Deeper keys are not searched: that
+ * would cost every line, and nothing logs whole nested structures.
+ */
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["sec-websocket-protocol"]',
   'res.headers["set-cookie"]',
-  '*.password',
-  '*.passwordHash',
-  '*.accessToken',
-  '*.token',
-  '*.ticket',
+  ...SECRET_KEYS,
+  ...SECRET_KEYS.map((key) => `*.${key}`),
 ];
 
 /** How the root logger (and so every logger made from it) masks those keys. */

@@ -23,7 +23,7 @@ describe('URLs in logs', () => {
 });
 
 describe('credentials in logged objects', () => {
-  it('masks headers and nested secret keys, and leaves the rest', () => {
+  it('masks credential headers and secret keys at the top or one level down, and leaves the rest', () => {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });
     const logger = pino({ redact: REDACTION }, sink);
@@ -32,6 +32,8 @@ describe('credentials in logged objects', () => {
       res: { headers: { 'set-cookie': 's=1' } },
       user: { id: '7', password: 'pw', passwordHash: 'h' },
       session: { accessToken: 'at', token: 't', ticket: 'tk' },
+      password: 'top-level',
+      token: 'top-level',
     });
     const line = JSON.parse(lines[0]);
     expect(line.req).toEqual({
@@ -41,5 +43,7 @@ describe('credentials in logged objects', () => {
     expect(line.res.headers['set-cookie']).toBe('[Redacted]');
     expect(line.user).toEqual({ id: '7', password: '[Redacted]', passwordHash: '[Redacted]' });
     expect(line.session).toEqual({ accessToken: '[Redacted]', token: '[Redacted]', ticket: '[Redacted]' });
+    expect([line.password, line.token]).toEqual(['[Redacted]', '[Redacted]']);
+    expect(lines[0]).not.toMatch(/Bearer abc|"pw"|top-level/);
   });
 });
