@@ -14,7 +14,6 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HttpClient, closeSockets } from './clients.js';
-import { StoreClock } from './store-clock.js';
 import { measureCpu, type CpuUse } from './cpu.js';
 import { rawBaseline } from './raw-baseline.js';
 import { buildRows, renderTable, writeResults, type BenchResults } from './report.js';
@@ -35,6 +34,7 @@ import {
   startServer,
   type ServerInstance,
 } from './server.js';
+import { StoreClock } from './store-clock.js';
 
 interface Options {
   quick: boolean;

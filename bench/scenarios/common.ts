@@ -109,11 +109,7 @@ export async function settleAndCheck(messages: SentMessage[], allSockets: BenchS
   return result;
 }
 
-/**
- * Arrival minus the message's `created_at` in PostgreSQL, ms, for every measured (message,
- * socket): an upper bound on commit→receive (see StoreClock). The clocks are lined up again
- * first; `uncertaintyMs` says how far that line-up can be off.
- */
+/** A phase's notification latency from each message's store in PostgreSQL. */
 export interface StoredToReceive {
   ms: Summary;
   /** How far the clocks' line-up can be off, and how far it moved since the previous one. */
@@ -125,6 +121,11 @@ export interface StoredToReceive {
   beforeStored: number;
 }
 
+/**
+ * Arrival minus the message's `created_at` in PostgreSQL, ms, for every measured (message,
+ * socket): an upper bound on commit→receive (see StoreClock). The clocks are lined up again
+ * first; `clockUncertaintyMs` says how far that line-up can be off.
+ */
 export async function storedToReceive(ctx: BenchContext, delivery: DeliveryResult): Promise<StoredToReceive> {
   await ctx.storeClock.lineUp();
   const stored = await ctx.storeClock.storedAt([...new Set(delivery.arrivals.map((arrival) => arrival.id))]);
