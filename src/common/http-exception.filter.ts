@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { isDatabaseUnavailable } from './pg-errors.js';
+import { isDatabaseUnavailable, isLockTimeout } from './pg-errors.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -22,7 +22,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
-    const body = isDatabaseUnavailable(exception) ? DATABASE_UNAVAILABLE : this.toBody(exception);
+    const body = isDatabaseUnavailable(exception) ? DATABASE_UNAVAILABLE : isLockTimeout(exception) ? DATABASE_BUSY : this.toBody(exception);
     if (body.statusCode === 500 && !(exception instanceof HttpException)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
@@ -60,4 +60,11 @@ const DATABASE_UNAVAILABLE: ErrorBody = {
   statusCode: HttpStatus.SERVICE_UNAVAILABLE,
   error: 'Service Unavailable',
   message: 'The database is unavailable; try again shortly',
+};
+
+/** A lock not granted within DATABASE_LOCK_TIMEOUT_MS: something holds the rows this write needs. */
+const DATABASE_BUSY: ErrorBody = {
+  statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+  error: 'Service Unavailable',
+  message: 'What this request changes is busy; try again',
 };

@@ -11,6 +11,11 @@ export interface AppConfig {
   databaseUrl: string | undefined;
   dataDir: string;
   databasePoolSize: number;
+  /**
+   * How long a statement waits for a lock before PostgreSQL refuses it (0: no limit). A
+   * transaction left open elsewhere then costs one conversation's writes a 503, not the pool.
+   */
+  databaseLockTimeoutMs: number;
   redisUrl: string | undefined;
   /** Namespaces Parley's channels, so several installations can share one Redis. */
   redisChannelPrefix: string;
@@ -185,6 +190,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: env.DATA_DIR || './data',
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
+    databaseLockTimeoutMs: integer(env, 'DATABASE_LOCK_TIMEOUT_MS', 2000, 0, 600_000),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     redisChannelPrefix: channelPrefix(env),
     jwtSecret,

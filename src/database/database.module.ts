@@ -36,7 +36,7 @@ class EmbeddedPostgresModule implements OnApplicationShutdown {
       imports: [EmbeddedPostgresModule],
       inject: [APP_CONFIG, EmbeddedPostgres],
       useFactory: async (config: AppConfig, embedded: EmbeddedPostgres | null) =>
-        typeOrmOptions(config.databaseUrl ?? (await embedded!.start()), config.databasePoolSize),
+        typeOrmOptions(config.databaseUrl ?? (await embedded!.start()), config.databasePoolSize, config.databaseLockTimeoutMs),
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();
         await runMigrations(dataSource);

@@ -1,20 +1,27 @@
-import type { DataSource } from 'typeorm';
+import { MigrationExecutor, type DataSource } from 'typeorm';
 
 // Any constant works; it only has to be the same in every Parley process.
 const MIGRATION_LOCK_KEY = 7_261_977;
 
 /**
  * Applies pending migrations under a PostgreSQL advisory lock, so that several instances
- * starting together against one database migrate it exactly once.
+ * starting together against one database migrate it exactly once. All of it runs on one
+ * connection with the pool's lock_timeout lifted: an instance waits for another's migrations
+ * however long they take, and a migration waits for the locks its DDL needs.
  */
 export async function runMigrations(dataSource: DataSource): Promise<void> {
-  const lockHolder = dataSource.createQueryRunner();
-  await lockHolder.connect();
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
   try {
-    await lockHolder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    await dataSource.runMigrations({ transaction: 'each' });
+    await runner.query('SET lock_timeout = 0');
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'each';
+    await executor.executePendingMigrations();
   } finally {
-    await lockHolder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
-    await lockHolder.release();
+    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    // Back to the pool's own setting before the connection is reused.
+    await runner.query('RESET lock_timeout').catch(() => undefined);
+    await runner.release();
   }
 }

@@ -2,8 +2,12 @@ import type { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations/index.js';
 import { entities } from './entities.js';
 
-/** The one TypeORM configuration, shared by the app, the tests and the migration CLI. */
-export function typeOrmOptions(url: string, poolSize: number): DataSourceOptions {
+/**
+ * The one TypeORM configuration, shared by the app, the tests and the migration CLI.
+ * `lockTimeoutMs` (0: none) is every pooled connection's `lock_timeout`; migrations lift it
+ * on their own connection (runMigrations).
+ */
+export function typeOrmOptions(url: string, poolSize: number, lockTimeoutMs = 0): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -19,6 +23,7 @@ export function typeOrmOptions(url: string, poolSize: number): DataSourceOptions
       // Fail fast instead of queueing forever when the database is unreachable.
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
+      ...(lockTimeoutMs > 0 ? { lock_timeout: lockTimeoutMs } : {}),
     },
   };
 }
