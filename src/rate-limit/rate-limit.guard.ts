@@ -42,11 +42,13 @@ export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
     if (!policy) return true;
     const request = context.switchToHttp().getRequest<FastifyRequest & { user?: AuthUser }>();
     const limits = this.config.rateLimits;
+    // Guards run before validation: the body may hold anything, and only a string is a username.
+    const username = (request.body as { username?: unknown } | undefined)?.username;
     const checks: [string, RateLimit | undefined][] =
       policy === 'login'
         ? [
             [`login:ip:${request.ip}`, limits.loginPerAddress],
-            [`login:name:${String((request.body as { username?: unknown })?.username ?? '').toLowerCase()}`, limits.loginPerUsername],
+            [`login:name:${typeof username === 'string' ? username.toLowerCase() : ''}`, limits.loginPerUsername],
           ]
         : policy === 'register'
           ? [[`register:ip:${request.ip}`, limits.registerPerAddress]]

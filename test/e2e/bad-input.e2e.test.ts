@@ -37,6 +37,8 @@ const cases: Case[] = [
   ['register: unknown field', 'post', () => '/api/v1/auth/register', { username: 'valid_name', password: 'long enough', role: 'admin' }, 400],
   ['login: missing password', 'post', () => '/api/v1/auth/login', { username: 'someone' }, 400],
   ['login: array body', 'post', () => '/api/v1/auth/login', [], 400],
+  // Found by the fuzzer: the rate limit's key was made from the username before validation.
+  ['login: a username no string can be made of', 'post', () => '/api/v1/auth/login', { username: [{ toString: null }], password: 'whatever1' }, 400],
   // Users
   ['users: limit 0', 'get', () => '/api/v1/users?limit=0', undefined, 400],
   ['users: limit 101', 'get', () => '/api/v1/users?limit=101', undefined, 400],
