@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { isDatabaseUnavailable, isLockTimeout } from './pg-errors.js';
+import { isDatabaseUnavailable, isLockTimeout, isStatementCanceled } from './pg-errors.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -22,7 +22,13 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
-    const body = isDatabaseUnavailable(exception) ? DATABASE_UNAVAILABLE : isLockTimeout(exception) ? DATABASE_BUSY : this.toBody(exception);
+    const body = isDatabaseUnavailable(exception)
+      ? DATABASE_UNAVAILABLE
+      : isLockTimeout(exception)
+        ? DATABASE_BUSY
+        : isStatementCanceled(exception)
+          ? DATABASE_TOO_SLOW
+          : this.toBody(exception);
     if (body.statusCode === 500 && !(exception instanceof HttpException)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
@@ -67,4 +73,11 @@ const DATABASE_BUSY: ErrorBody = {
   statusCode: HttpStatus.SERVICE_UNAVAILABLE,
   error: 'Service Unavailable',
   message: 'What this request changes is busy; try again',
+};
+
+/** A statement cancelled past DATABASE_STATEMENT_TIMEOUT_MS. */
+const DATABASE_TOO_SLOW: ErrorBody = {
+  statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+  error: 'Service Unavailable',
+  message: 'The database took too long to answer; try again',
 };

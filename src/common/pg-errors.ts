@@ -2,6 +2,8 @@
 export const UNIQUE_VIOLATION = '23505';
 /** A lock not granted within `lock_timeout`. */
 export const LOCK_NOT_AVAILABLE = '55P03';
+/** A statement cancelled: past `statement_timeout` (or cancelled by an operator). */
+export const QUERY_CANCELED = '57014';
 
 /** PostgreSQL's error fields, whether `pg` threw the error or TypeORM wrapped it. */
 function driverError(error: unknown): { code?: unknown; constraint?: unknown } {
@@ -16,6 +18,10 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
 
 export function isLockTimeout(error: unknown): boolean {
   return driverError(error).code === LOCK_NOT_AVAILABLE;
+}
+
+export function isStatementCanceled(error: unknown): boolean {
+  return driverError(error).code === QUERY_CANCELED;
 }
 
 /**

@@ -16,6 +16,8 @@ export interface AppConfig {
    * transaction left open elsewhere then costs one conversation's writes a 503, not the pool.
    */
   databaseLockTimeoutMs: number;
+  /** How long a statement may run before PostgreSQL cancels it (0: no limit); the request gets 503. */
+  databaseStatementTimeoutMs: number;
   redisUrl: string | undefined;
   /** Namespaces Parley's channels, so several installations can share one Redis. */
   redisChannelPrefix: string;
@@ -191,6 +193,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dataDir: env.DATA_DIR || './data',
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
     databaseLockTimeoutMs: integer(env, 'DATABASE_LOCK_TIMEOUT_MS', 2000, 0, 600_000),
+    databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     redisChannelPrefix: channelPrefix(env),
     jwtSecret,

@@ -36,7 +36,10 @@ class EmbeddedPostgresModule implements OnApplicationShutdown {
       imports: [EmbeddedPostgresModule],
       inject: [APP_CONFIG, EmbeddedPostgres],
       useFactory: async (config: AppConfig, embedded: EmbeddedPostgres | null) =>
-        typeOrmOptions(config.databaseUrl ?? (await embedded!.start()), config.databasePoolSize, config.databaseLockTimeoutMs),
+        typeOrmOptions(config.databaseUrl ?? (await embedded!.start()), config.databasePoolSize, {
+          lockTimeoutMs: config.databaseLockTimeoutMs,
+          statementTimeoutMs: config.databaseStatementTimeoutMs,
+        }),
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();
         await runMigrations(dataSource);

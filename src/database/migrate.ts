@@ -6,22 +6,25 @@ const MIGRATION_LOCK_KEY = 7_261_977;
 /**
  * Applies pending migrations under a PostgreSQL advisory lock, so that several instances
  * starting together against one database migrate it exactly once. All of it runs on one
- * connection with the pool's lock_timeout lifted: an instance waits for another's migrations
- * however long they take, and a migration waits for the locks its DDL needs.
+ * connection with the pool's lock and statement timeouts lifted: an instance waits for
+ * another's migrations however long they take, and a migration may wait for the locks its DDL
+ * needs and run as long as it must.
  */
 export async function runMigrations(dataSource: DataSource): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
     await runner.query('SET lock_timeout = 0');
+    await runner.query('SET statement_timeout = 0');
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     const executor = new MigrationExecutor(dataSource, runner);
     executor.transaction = 'each';
     await executor.executePendingMigrations();
   } finally {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
-    // Back to the pool's own setting before the connection is reused.
+    // Back to the pool's own settings before the connection is reused.
     await runner.query('RESET lock_timeout').catch(() => undefined);
+    await runner.query('RESET statement_timeout').catch(() => undefined);
     await runner.release();
   }
 }

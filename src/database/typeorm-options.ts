@@ -2,12 +2,17 @@ import type { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations/index.js';
 import { entities } from './entities.js';
 
+/** Every pooled connection's `lock_timeout` and `statement_timeout`, in ms (0 or unset: none). */
+export interface StatementLimits {
+  lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
+}
+
 /**
- * The one TypeORM configuration, shared by the app, the tests and the migration CLI.
- * `lockTimeoutMs` (0: none) is every pooled connection's `lock_timeout`; migrations lift it
- * on their own connection (runMigrations).
+ * The one TypeORM configuration, shared by the app, the tests and the migration CLI. The
+ * limits apply to every pooled connection; migrations lift them on their own (runMigrations).
  */
-export function typeOrmOptions(url: string, poolSize: number, lockTimeoutMs = 0): DataSourceOptions {
+export function typeOrmOptions(url: string, poolSize: number, limits: StatementLimits = {}): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -23,7 +28,8 @@ export function typeOrmOptions(url: string, poolSize: number, lockTimeoutMs = 0)
       // Fail fast instead of queueing forever when the database is unreachable.
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
-      ...(lockTimeoutMs > 0 ? { lock_timeout: lockTimeoutMs } : {}),
+      ...(limits.lockTimeoutMs ? { lock_timeout: limits.lockTimeoutMs } : {}),
+      ...(limits.statementTimeoutMs ? { statement_timeout: limits.statementTimeoutMs } : {}),
     },
   };
 }

@@ -1,0 +1,106 @@
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runMigrations } from '../../src/database/migrate.js';
+import { startApp, type TestApp } from '../support/app.js';
+import { newGroup, newUser, send } from '../support/factories.js';
+
+// A transaction left open on another connection (an operator's psql session, a stuck job)
+// holding rows that Parley's writes need. These need that second connection beside the app's,
+// which the embedded PostgreSQL's one session cannot give.
+const MIGRATION_LOCK_KEY = 7_261_977;
+const LIMIT_MS = 300;
+let db: pg.Client;
+
+beforeAll(async () => {
+  if (!process.env.TEST_DATABASE_URL) return;
+  db = new pg.Client({ connectionString: inject('databaseUrl') });
+  await db.connect();
+});
+
+afterAll(async () => {
+  await db?.end();
+});
+
+/** Edits a message and has a member leave while another connection holds their conversation. */
+async function writesWhileLocked(app: TestApp) {
+  const [owner, member] = [await newUser(app), await newUser(app)];
+  const group = await newGroup(app, owner, [member]);
+  const message = await send(app, owner, group, 'before');
+  await db.query('BEGIN');
+  await db.query('SELECT FROM conversations WHERE id = $1 FOR UPDATE', [group]);
+  try {
+    const edit = await app.http().patch(`/api/v1/messages/${message.id}`).set(owner.auth).send({ body: 'edited' });
+    const leave = await app.http().delete(`/api/v1/conversations/${group}/members/${member.id}`).set(member.auth);
+    // Reads take no row locks: the conversation stays readable meanwhile.
+    const history = await app.http().get(`/api/v1/conversations/${group}/messages`).set(member.auth);
+    return { owner, member, message, answers: [edit, leave], history };
+  } finally {
+    await db.query('ROLLBACK');
+  }
+}
+
+/** Runs the app's migrations while "another instance" holds the migration lock three limits long. */
+async function migrateBehindAnotherInstance(app: TestApp, setting: string): Promise<void> {
+  const dataSource = app.app.get(DataSource);
+  await db.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  let settled = false;
+  const migrating = runMigrations(dataSource).finally(() => (settled = true));
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 3 * LIMIT_MS));
+    expect(settled).toBe(false);
+  } finally {
+    await db.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+  }
+  await expect(migrating).resolves.toBeUndefined();
+  // The connection it used goes back to the pool with the pool's limit (pg-pool hands out
+  // the connection released last first).
+  expect(await dataSource.query(`SHOW ${setting}`)).toEqual([{ [setting]: `${LIMIT_MS}ms` }]);
+}
+
+describe.runIf(process.env.TEST_DATABASE_URL)('writes held up by a transaction left open elsewhere: lock timeout', () => {
+  let app: TestApp;
+  beforeAll(async () => (app = await startApp({ DATABASE_LOCK_TIMEOUT_MS: String(LIMIT_MS) })));
+  afterAll(async () => app?.close());
+
+  it('are answered 503 after the lock timeout, change nothing, and go through once it ends', async () => {
+    const { owner, member, message, answers, history } = await writesWhileLocked(app);
+    for (const answer of answers) {
+      expect(answer.status).toBe(503);
+      expect(answer.headers['retry-after']).toBe('1');
+      expect(answer.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'What this request changes is busy; try again' });
+    }
+    expect(history.status).toBe(200);
+    const unchanged = await app.http().get(`/api/v1/messages/${message.id}`).set(member.auth);
+    expect(unchanged.body.body).toBe('before');
+    const edited = await app.http().patch(`/api/v1/messages/${message.id}`).set(owner.auth).send({ body: 'edited' });
+    expect(edited.status).toBe(200);
+    expect(edited.body.body).toBe('edited');
+  });
+
+  it('leave migrations alone: an instance waits for another instance migrating however long', async () => {
+    await migrateBehindAnotherInstance(app, 'lock_timeout');
+  });
+});
+
+describe.runIf(process.env.TEST_DATABASE_URL)('statements that run too long: statement timeout', () => {
+  let app: TestApp;
+  // No lock timeout, so that the locked writes below run into the statement timeout instead.
+  beforeAll(async () => (app = await startApp({ DATABASE_LOCK_TIMEOUT_MS: '0', DATABASE_STATEMENT_TIMEOUT_MS: String(LIMIT_MS) })));
+  afterAll(async () => app?.close());
+
+  it('are cancelled and answered 503, changing nothing', async () => {
+    const { member, message, answers } = await writesWhileLocked(app);
+    for (const answer of answers) {
+      expect(answer.status).toBe(503);
+      expect(answer.headers['retry-after']).toBe('1');
+      expect(answer.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'The database took too long to answer; try again' });
+    }
+    const unchanged = await app.http().get(`/api/v1/messages/${message.id}`).set(member.auth);
+    expect(unchanged.body.body).toBe('before');
+  });
+
+  it('leave migrations alone: they run and wait as long as they must', async () => {
+    await migrateBehindAnotherInstance(app, 'statement_timeout');
+  });
+});
