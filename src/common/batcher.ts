@@ -63,6 +63,8 @@ export class Batcher<In, Out> {
         return;
       }
       // One call's failure (a clientMessageId sent twice at once, say) must not fail the rest.
+      // They run side by side, so that one stuck call (a lock wait) holds up the others once
+      // rather than in turn; their order among themselves is therefore not kept.
       await Promise.all(
         batch.map((call) => this.run([call.input]).then(([output]) => call.resolve(output), call.reject)),
       );
