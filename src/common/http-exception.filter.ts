@@ -22,13 +22,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
-    const body = isDatabaseUnavailable(exception)
-      ? DATABASE_UNAVAILABLE
-      : isLockTimeout(exception)
-        ? DATABASE_BUSY
-        : isStatementCanceled(exception)
-          ? DATABASE_TOO_SLOW
-          : this.toBody(exception);
+    const body = databaseFailure(exception) ?? this.toBody(exception);
     if (body.statusCode === 500 && !(exception instanceof HttpException)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
@@ -60,6 +54,14 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const statusCode = HttpStatus.INTERNAL_SERVER_ERROR;
     return { statusCode, error: STATUS_CODES[statusCode]!, message: 'Internal server error' };
   }
+}
+
+/** The 503 for a database that cannot serve this request now, if that is what went wrong. */
+function databaseFailure(exception: unknown): ErrorBody | undefined {
+  if (isDatabaseUnavailable(exception)) return DATABASE_UNAVAILABLE;
+  if (isLockTimeout(exception)) return DATABASE_BUSY;
+  if (isStatementCanceled(exception)) return DATABASE_TOO_SLOW;
+  return undefined;
 }
 
 const DATABASE_UNAVAILABLE: ErrorBody = {

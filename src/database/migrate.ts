@@ -14,8 +14,7 @@ export async function runMigrations(dataSource: DataSource): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
-    await runner.query('SET lock_timeout = 0');
-    await runner.query('SET statement_timeout = 0');
+    await runner.query('SET lock_timeout = 0; SET statement_timeout = 0');
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     const executor = new MigrationExecutor(dataSource, runner);
     executor.transaction = 'each';
@@ -23,8 +22,7 @@ export async function runMigrations(dataSource: DataSource): Promise<void> {
   } finally {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     // Back to the pool's own settings before the connection is reused.
-    await runner.query('RESET lock_timeout').catch(() => undefined);
-    await runner.query('RESET statement_timeout').catch(() => undefined);
+    await runner.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
     await runner.release();
   }
 }

@@ -200,4 +200,3 @@ export class MessagesRepository {
 }
 
 class NothingChanged extends Error {}
-
