@@ -89,6 +89,9 @@ export function buildRows(r: BenchResults): Row[] {
     if (t.serverNotifyMeanMs !== undefined) {
       rows.push({ figure: `  server commit→hand-off mean (/metrics)`, measured: `${ms(t.serverNotifyMeanMs)} ms`, target: '' });
     }
+    if (t.serverSendBatchMean !== undefined) {
+      rows.push({ figure: '  server messages per send statement, mean (/metrics)', measured: t.serverSendBatchMean.toFixed(1), target: '' });
+    }
     rows.push(...cpuRow(t.cpu));
   }
   if (r.rawBaseline) {
@@ -136,6 +139,9 @@ export function buildRows(r: BenchResults): Row[] {
     rows.push(deliveryRow(p));
     if (p.serverNotifyMeanMs !== undefined) {
       rows.push({ figure: '  server commit→hand-off mean (/metrics)', measured: `${ms(p.serverNotifyMeanMs)} ms`, target: '' });
+    }
+    if (p.serverSendBatchMean !== undefined) {
+      rows.push({ figure: '  server messages per send statement, mean (/metrics)', measured: p.serverSendBatchMean.toFixed(1), target: '' });
     }
     rows.push(...cpuRow(p.cpu));
   }

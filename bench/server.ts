@@ -294,6 +294,9 @@ export interface MetricsSample {
   /** parley_notification_latency_seconds{type="message.created"}: sum (s) and count. */
   notifySum: number;
   notifyCount: number;
+  /** parley_send_batch_size: messages stored (sum) and send statements (count). */
+  batchSum: number;
+  batchCount: number;
   /** Requests answered with a 5xx, from parley_http_request_duration_seconds_count. */
   http5xx: number;
   wsConnections: number;
@@ -302,7 +305,7 @@ export interface MetricsSample {
 
 /** Reads the few series the report uses; absent metrics read as zero with present=false. */
 export async function scrapeMetrics(server: ServerInstance): Promise<MetricsSample> {
-  const sample: MetricsSample = { notifySum: 0, notifyCount: 0, http5xx: 0, wsConnections: 0, present: false };
+  const sample: MetricsSample = { notifySum: 0, notifyCount: 0, batchSum: 0, batchCount: 0, http5xx: 0, wsConnections: 0, present: false };
   const result = await server.http.request('GET', '/metrics').catch(() => undefined);
   if (!result || result.status !== 200 || typeof result.body !== 'string') return sample;
   for (const line of result.body.split('\n')) {
@@ -314,6 +317,10 @@ export async function scrapeMetrics(server: ServerInstance): Promise<MetricsSamp
       sample.present = true;
     } else if (series.startsWith('parley_notification_latency_seconds_count') && series.includes('type="message.created"')) {
       sample.notifyCount += value;
+    } else if (series.startsWith('parley_send_batch_size_sum')) {
+      sample.batchSum += value;
+    } else if (series.startsWith('parley_send_batch_size_count')) {
+      sample.batchCount += value;
     } else if (series.startsWith('parley_http_request_duration_seconds_count') && /status_code="5\d\d"/.test(series)) {
       sample.http5xx += value;
     } else if (series.startsWith('parley_ws_connections')) {
@@ -334,4 +341,10 @@ export function meanNotifyMs(before: MetricsSample, after: MetricsSample): numbe
   const count = after.notifyCount - before.notifyCount;
   if (!after.present || count <= 0) return undefined;
   return ((after.notifySum - before.notifySum) / count) * 1000;
+}
+
+/** Messages per send statement between two scrapes, or undefined without the metric. */
+export function meanSendBatch(before: MetricsSample, after: MetricsSample): number | undefined {
+  const statements = after.batchCount - before.batchCount;
+  return statements > 0 ? (after.batchSum - before.batchSum) / statements : undefined;
 }

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCounter, sleep, summarize, type Summary } from '../clients.js';
 import type { CpuUse } from '../cpu.js';
-import { meanNotifyMs, scrapeMetrics } from '../server.js';
+import { type MetricsSample, meanNotifyMs, meanSendBatch, scrapeMetrics } from '../server.js';
 import {
   closedLoops,
   rate,
@@ -28,6 +28,8 @@ export interface ThroughputResult {
   stray: number;
   /** Mean commit→hand-off from the server's own histogram over this phase, if it has one. */
   serverNotifyMeanMs?: number;
+  /** Messages per send statement over this phase, from the server's histogram. */
+  serverSendBatchMean?: number;
   errors: ReturnType<ErrorCounter['toJSON']>;
   capped: boolean;
   deliverySamples: string[];
@@ -48,7 +50,7 @@ function finish(
   stored: StoredToReceive,
   errors: ErrorCounter,
   capped: boolean,
-  serverNotifyMeanMs: number | undefined,
+  metrics: [before: MetricsSample, after: MetricsSample],
 ): ThroughputResult {
   if (capped) errors.add('phase hit its hard cap');
   return {
@@ -61,7 +63,8 @@ function finish(
     lost: delivery.lost,
     duplicated: delivery.duplicated,
     stray: delivery.stray,
-    serverNotifyMeanMs,
+    serverNotifyMeanMs: meanNotifyMs(...metrics),
+    serverSendBatchMean: meanSendBatch(...metrics),
     errors: errors.toJSON(),
     capped,
     deliverySamples: delivery.samples,
@@ -98,7 +101,7 @@ export async function throughput(ctx: BenchContext, pairs: Pair[], senders: numb
   });
   const delivery = await settleAndCheck(sent, pairSockets(pairs), ctx.timing.graceMs);
   const metricsAfter = await scrapeMetrics(ctx.api);
-  return finish(senders, ok, ctx.timing.measureMs, http, delivery, await storedToReceive(ctx, delivery), errors, window.capped, meanNotifyMs(metricsBefore, metricsAfter));
+  return finish(senders, ok, ctx.timing.measureMs, http, delivery, await storedToReceive(ctx, delivery), errors, window.capped, [metricsBefore, metricsAfter]);
 }
 
 export interface PacedResult extends ThroughputResult {
@@ -176,7 +179,7 @@ export async function paced(ctx: BenchContext, pairs: Pair[], senders: number, t
   const delivery = await settleAndCheck(sent, pairSockets(pairs), ctx.timing.graceMs);
   const metricsAfter = await scrapeMetrics(ctx.api);
   return {
-    ...finish(senders, ok, ctx.timing.measureMs, http, delivery, await storedToReceive(ctx, delivery), errors, capped, meanNotifyMs(metricsBefore, metricsAfter)),
+    ...finish(senders, ok, ctx.timing.measureMs, http, delivery, await storedToReceive(ctx, delivery), errors, capped, [metricsBefore, metricsAfter]),
     targetRate,
     scheduleLagMs: summarize(lag),
     skipped,
