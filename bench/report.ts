@@ -64,6 +64,18 @@ const cpuRow = (cpu: CpuUse | undefined): Row[] =>
     ? [{ figure: '  CPU cores: server / postgres / harness / machine', measured: `${cpu.server} / ${cpu.postgres} / ${cpu.harness} / ${cpu.machine} of ${cpu.cores}`, target: '' }]
     : [];
 
+/** What the server's own /metrics said of a sending phase. */
+function serverMetricRows(phase: ThroughputResult): Row[] {
+  const rows: Row[] = [];
+  if (phase.serverNotifyMeanMs !== undefined) {
+    rows.push({ figure: '  server commit→hand-off mean (/metrics)', measured: `${ms(phase.serverNotifyMeanMs)} ms`, target: '' });
+  }
+  if (phase.serverSendBatchMean !== undefined) {
+    rows.push({ figure: '  server messages per send statement, mean (/metrics)', measured: phase.serverSendBatchMean.toFixed(1), target: '' });
+  }
+  return rows;
+}
+
 /** The table's rows: each scenario's figures, the targets of the issue and whether they are met. */
 export function buildRows(r: BenchResults): Row[] {
   const rows: Row[] = [];
@@ -86,12 +98,7 @@ export function buildRows(r: BenchResults): Row[] {
       reference: t.senders === 16 ? 'p99 ≈330 ms (16 senders)' : undefined,
     });
     rows.push(deliveryRow(t));
-    if (t.serverNotifyMeanMs !== undefined) {
-      rows.push({ figure: `  server commit→hand-off mean (/metrics)`, measured: `${ms(t.serverNotifyMeanMs)} ms`, target: '' });
-    }
-    if (t.serverSendBatchMean !== undefined) {
-      rows.push({ figure: '  server messages per send statement, mean (/metrics)', measured: t.serverSendBatchMean.toFixed(1), target: '' });
-    }
+    rows.push(...serverMetricRows(t));
     rows.push(...cpuRow(t.cpu));
   }
   if (r.rawBaseline) {
@@ -137,12 +144,7 @@ export function buildRows(r: BenchResults): Row[] {
     rows.push({ figure: '  notification scheduled POST start→receive p50 / p99 / max', measured: lat(p.notificationMs), target: '' });
     rows.push({ figure: '  generator lag p99 / max', measured: `${ms(p.scheduleLagMs.p99)} / ${ms(p.scheduleLagMs.max)} ms`, target: '' });
     rows.push(deliveryRow(p));
-    if (p.serverNotifyMeanMs !== undefined) {
-      rows.push({ figure: '  server commit→hand-off mean (/metrics)', measured: `${ms(p.serverNotifyMeanMs)} ms`, target: '' });
-    }
-    if (p.serverSendBatchMean !== undefined) {
-      rows.push({ figure: '  server messages per send statement, mean (/metrics)', measured: p.serverSendBatchMean.toFixed(1), target: '' });
-    }
+    rows.push(...serverMetricRows(p));
     rows.push(...cpuRow(p.cpu));
   }
   if (r.fullFlow) {
