@@ -1,4 +1,3 @@
-import { ValidationPipe } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import helmet from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -8,6 +7,7 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { RejectNulCharactersPipe } from './common/nul-characters.js';
+import { AppValidationPipe } from './common/validation.js';
 import { setupOpenApi } from './docs/openapi.js';
 import { logRequests, requestIdFor } from './logging/logging.js';
 import { Metrics } from './metrics/metrics.service.js';
@@ -47,13 +47,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   app.useGlobalFilters(new HttpExceptionFilter(app.get(HttpAdapterHost)));
   app.useGlobalPipes(
     new RejectNulCharactersPipe(),
-    new ValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
-      stopAtFirstError: true,
-      transform: true,
-    }),
+    new AppValidationPipe(),
   );
   app.enableCors({ origin: config.allowedOrigins ?? true });
   observeRequests(app, securityHeaders());

@@ -1,5 +1,5 @@
+import { type ArgumentMetadata, BadRequestException, ValidationPipe, type ValidationPipeOptions } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { ValidationOptions, registerDecorator } from 'class-validator';
 import { ID_PATTERN } from './ids.js';
 
 /** Trims strings before validation (`body: 1–4000 characters after trimming`). */
@@ -8,16 +8,46 @@ export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? 
 export const ID_MESSAGE = '$property must be an id (a decimal string)';
 export { ID_PATTERN };
 
-/** Fails when this property and `other` are both present. */
-export function NotTogetherWith(other: string, options?: ValidationOptions) {
-  return (target: object, propertyName: string) =>
-    registerDecorator({
-      name: 'notTogetherWith',
-      target: target.constructor,
-      propertyName,
-      options: { message: `give either ${propertyName} or ${other}, not both`, ...options },
-      validator: {
-        validate: (_value: unknown, args) => (args?.object as Record<string, unknown>)[other] === undefined,
-      },
-    });
+/** Unknown fields are refused (no mass assignment); one message per field. */
+export const VALIDATION_OPTIONS: ValidationPipeOptions = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  stopAtFirstError: true,
+  transform: true,
+};
+
+/** A body type with a hand-written check, for a route too hot for class-validator. */
+export interface CheckedBody {
+  /** The body as this type, or a 400 (`BadRequestException`) listing every problem. */
+  fromBody(value: unknown): unknown;
+}
+
+function isCheckedBody(type: unknown): type is CheckedBody {
+  return typeof type === 'function' && typeof (type as Partial<CheckedBody>).fromBody === 'function';
+}
+
+/**
+ * Nest's ValidationPipe (class-transformer, then class-validator's decorators), except for a
+ * body whose type checks itself with a static `fromBody` (a `CheckedBody`). A field named like
+ * a member of Object.prototype is refused as unknown first: class-validator's whitelist takes
+ * `toString` or `constructor` for a declared property and lets it through.
+ */
+export class AppValidationPipe extends ValidationPipe {
+  constructor() {
+    super(VALIDATION_OPTIONS);
+  }
+
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const type = metadata.metatype;
+    if (metadata.type === 'body' && isCheckedBody(type)) return type.fromBody(value);
+    if (this.toValidate(metadata)) refuseObjectMemberNames(value);
+    return super.transform(value, metadata);
+  }
+}
+
+function refuseObjectMemberNames(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  const names = Object.keys(value).filter((key) => key in Object.prototype);
+  if (names.length > 0) throw new BadRequestException(names.map((name) => `property ${name} should not exist`));
 }
