@@ -6,7 +6,6 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
-import { RejectNulCharactersPipe } from './common/nul-characters.js';
 import { AppValidationPipe } from './common/validation.js';
 import { setupOpenApi } from './docs/openapi.js';
 import { logRequests, requestIdFor } from './logging/logging.js';
@@ -45,10 +44,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   app.getHttpAdapter().getInstance().removeContentTypeParser('text/plain');
   app.useWebSocketAdapter(new ParleyWsAdapter(app));
   app.useGlobalFilters(new HttpExceptionFilter(app.get(HttpAdapterHost)));
-  app.useGlobalPipes(
-    new RejectNulCharactersPipe(),
-    new AppValidationPipe(),
-  );
+  app.useGlobalPipes(new AppValidationPipe());
   app.enableCors({ origin: config.allowedOrigins ?? true });
   observeRequests(app, securityHeaders());
   setupOpenApi(app);

@@ -1,4 +1,4 @@
-import { BadRequestException, Injectable, PipeTransform } from '@nestjs/common';
+import { BadRequestException } from '@nestjs/common';
 
 /**
  * PostgreSQL text cannot hold U+0000, so a NUL anywhere in a body or query string would reach
@@ -12,14 +12,5 @@ export function assertNoNulCharacters(value: unknown, depth = 0): void {
       assertNoNulCharacters(key, depth + 1);
       assertNoNulCharacters(item, depth + 1);
     }
-  }
-}
-
-/** Runs before validation on every body, query and path parameter. */
-@Injectable()
-export class RejectNulCharactersPipe implements PipeTransform {
-  transform(value: unknown): unknown {
-    assertNoNulCharacters(value);
-    return value;
   }
 }

@@ -1,6 +1,7 @@
 import { type ArgumentMetadata, BadRequestException, ValidationPipe, type ValidationPipeOptions } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { ID_PATTERN } from './ids.js';
+import { assertNoNulCharacters } from './nul-characters.js';
 
 /** Trims strings before validation (`body: 1–4000 characters after trimming`). */
 export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? value.trim() : value));
@@ -28,17 +29,25 @@ function isCheckedBody(type: unknown): type is CheckedBody {
 }
 
 /**
- * Nest's ValidationPipe (class-transformer, then class-validator's decorators), except for a
- * body whose type checks itself with a static `fromBody` (a `CheckedBody`). A field named like
- * a member of Object.prototype is refused as unknown first: class-validator's whitelist takes
- * `toString` or `constructor` for a declared property and lets it through.
+ * The one global pipe. Every body, query and path parameter is first refused if it holds a NUL
+ * character; then a body whose type checks itself with a static `fromBody` (a `CheckedBody`)
+ * is checked so, and everything else goes through Nest's ValidationPipe (class-transformer,
+ * then class-validator's decorators), a field named like a member of Object.prototype refused
+ * as unknown first: class-validator's whitelist takes `toString` or `constructor` for a
+ * declared property and lets it through. One pipe, not two: Nest runs each pipe on each
+ * parameter through a chain of promises, a cost paid on every request.
  */
 export class AppValidationPipe extends ValidationPipe {
   constructor() {
     super(VALIDATION_OPTIONS);
   }
 
-  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+  // Nest awaits what a pipe returns, so a value checked here is returned as it is, not wrapped
+  // in a promise: `any` lets that through the base class's `Promise<any>`.
+  override transform(value: unknown, metadata: ArgumentMetadata): any {
+    // A custom parameter (the caller from @CurrentUser) is made by the server, not sent by a client.
+    if (metadata.type === 'custom') return value;
+    assertNoNulCharacters(value);
     const type = metadata.metatype;
     if (metadata.type === 'body' && isCheckedBody(type)) return type.fromBody(value);
     if (this.toValidate(metadata)) refuseObjectMemberNames(value);
