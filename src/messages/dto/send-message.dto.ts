@@ -11,7 +11,7 @@ const FIELDS = new Set(['conversationId', 'recipientId', 'body', 'clientMessageI
  * Into a conversation (`conversationId`) or to a user directly (`recipientId`).
  *
  * Checked by `fromBody` rather than by class-validator decorators: this is the body of every
- * send, and class-transformer with class-validator cost the server about a third of its CPU
+ * send, and class-transformer with class-validator cost the server about a fifth of its CPU
  * per message under load (README, "What each change bought"). The rules and messages are those
  * the decorators had, but that a null `recipientId` is absent, a `clientMessageId` that is not a
  * string is told so, and a field named like a member of Object.prototype (`toString`) is
