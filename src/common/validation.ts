@@ -9,6 +9,9 @@ export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? 
 export const ID_MESSAGE = '$property must be an id (a decimal string)';
 export { ID_PATTERN };
 
+/** class-validator's words for a field the type does not declare. */
+export const unknownField = (name: string) => `property ${name} should not exist`;
+
 /** Unknown fields are refused (no mass assignment); one message per field. */
 export const VALIDATION_OPTIONS: ValidationPipeOptions = {
   whitelist: true,
@@ -58,5 +61,5 @@ export class AppValidationPipe extends ValidationPipe {
 function refuseObjectMemberNames(value: unknown): void {
   if (typeof value !== 'object' || value === null) return;
   const names = Object.keys(value).filter((key) => key in Object.prototype);
-  if (names.length > 0) throw new BadRequestException(names.map((name) => `property ${name} should not exist`));
+  if (names.length > 0) throw new BadRequestException(names.map(unknownField));
 }

@@ -121,7 +121,8 @@ const cases: Case[] = [
 
 describe('bad input gets a clear 4xx in the contract’s error shape', () => {
   // The title shows each case's expected status (%i alone would take the method, the second item).
-  it.each(cases.map(([name, ...rest]) => [`${name} → ${rest[3]}`, ...rest] as const))('%s', async (_name, method, path, bodyOrThunk, status) => {
+  const titled = cases.map(([name, method, path, body, status]) => [`${name} → ${status}`, method, path, body, status] as const);
+  it.each(titled)('%s', async (_name, method, path, bodyOrThunk, status) => {
     const body = typeof bodyOrThunk === 'function' ? bodyOrThunk() : bodyOrThunk;
     const request = app.http()[method](path()).set(alice.auth);
     const response = body === undefined ? await request : await request.send(body as object);

@@ -1,7 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { isId } from '../../common/ids.js';
-import { ID_MESSAGE } from '../../common/validation.js';
+import { ID_MESSAGE, unknownField } from '../../common/validation.js';
 
 export const MAX_BODY_LENGTH = 4000;
 const MAX_CLIENT_MESSAGE_ID_LENGTH = 100;
@@ -43,7 +43,7 @@ export class SendMessageDto {
     const fields = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
     const problems = Object.keys(fields)
       .filter((key) => !FIELDS.has(key))
-      .map((key) => `property ${key} should not exist`);
+      .map(unknownField);
     const { conversationId, recipientId, body, clientMessageId } = fields;
     const toUser = recipientId !== undefined && recipientId !== null;
     if (conversationId !== undefined || !toUser) {
