@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Summary } from './clients.js';
+import { STALL_MS, windowsHitByStalls, type CommitProbeResult } from './commit-probe.js';
 import type { CpuUse } from './cpu.js';
 import type { RawBaselineResult } from './raw-baseline.js';
 import type { ConnectionsResult } from './scenarios/connections.js';
@@ -62,6 +63,18 @@ const deliveryRow = (d: { lost: number; duplicated: number; stray: number }): Ro
 const cpuRow = (cpu: CpuUse | undefined): Row[] =>
   cpu
     ? [{ figure: '  CPU cores: server / postgres / harness / machine', measured: `${cpu.server} / ${cpu.postgres} / ${cpu.harness} / ${cpu.machine} of ${cpu.cores}`, target: '' }]
+    : [];
+
+/** The database's own commit latency beside a latency phase (commit-probe.ts). */
+const commitProbeRow = (probe: CommitProbeResult | undefined): Row[] =>
+  probe
+    ? [
+        {
+          figure: `  database alone: one-row commit every ${probe.intervalMs} ms, p50 / p99 / max; over ${STALL_MS} ms`,
+          measured: `${lat(probe.commitMs)}; ${probe.stalls.length}${probe.error ? ` (stopped: ${probe.error})` : ''}`,
+          target: '',
+        },
+      ]
     : [];
 
 /** What the server's own /metrics said of a sending phase. */
@@ -143,6 +156,7 @@ export function buildRows(r: BenchResults): Row[] {
     });
     rows.push({ figure: '  notification scheduled POST start→receive p50 / p99 / max', measured: lat(p.notificationMs), target: '' });
     rows.push({ figure: '  generator lag p99 / max', measured: `${ms(p.scheduleLagMs.p99)} / ${ms(p.scheduleLagMs.max)} ms`, target: '' });
+    rows.push(...commitProbeRow(p.databaseCommits));
     rows.push(deliveryRow(p));
     rows.push(...serverMetricRows(p));
     rows.push(...cpuRow(p.cpu));
@@ -168,6 +182,16 @@ export function buildRows(r: BenchResults): Row[] {
       target: `p99 ≤ 50 ms${quick ? ' (at 1,000)' : ''}`,
       met: f.lastMemberMs.count > 0 && f.lastMemberMs.p99 <= 50,
     });
+    rows.push({ figure: '  first member → last member p50 / p99 / max', measured: lat(f.spreadMs), target: '' });
+    rows.push(...commitProbeRow(f.databaseCommits));
+    if (f.databaseCommits) {
+      const slow = f.windows.filter((window) => window.end - window.start > 50);
+      rows.push({
+        figure: `  repeats over 50 ms; of those, during a probe commit over ${STALL_MS} ms`,
+        measured: `${slow.length}; ${windowsHitByStalls(slow, f.databaseCommits.stalls)}`,
+        target: '',
+      });
+    }
     rows.push(deliveryRow(f));
     rows.push(...cpuRow(f.cpu));
   }

@@ -14,6 +14,7 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HttpClient, closeSockets } from './clients.js';
+import { CommitProbe, type CommitProbeResult } from './commit-probe.js';
 import { measureCpu, type CpuUse } from './cpu.js';
 import { rawBaseline } from './raw-baseline.js';
 import { buildRows, renderTable, writeResults, type BenchResults } from './report.js';
@@ -182,6 +183,18 @@ async function main(): Promise<number> {
     result.cpu = stop();
     return result;
   };
+  /** Runs a latency phase with the database's own commits probed beside it. */
+  const withCommitProbe = async <T extends { databaseCommits?: CommitProbeResult }>(url: string, phase: () => Promise<T>): Promise<T> => {
+    const probe = await CommitProbe.start(url);
+    try {
+      const result = await phase();
+      result.databaseCommits = await probe.stop();
+      return result;
+    } finally {
+      // Also when the phase failed, so that its connection does not keep the database from being dropped.
+      await probe.stop();
+    }
+  };
   try {
     const limit = results.machine.openFileLimit as number;
     if (limit < p.idleSockets + 2000) {
@@ -286,7 +299,7 @@ async function main(): Promise<number> {
       }
 
       try {
-        results.paced = await withCpu(() => paced(ctx, pairs, p.pacedSenders, p.pacedRate));
+        results.paced = await withCpu(() => withCommitProbe(db.url, () => paced(ctx, pairs, p.pacedSenders, p.pacedRate)));
         log(
           `paced ${p.pacedRate}/s: achieved ${Math.round(results.paced.messagesPerSecond)} msg/s, notification stored→receive p50 ${results.paced.storedToReceive.ms.p50.toFixed(2)} ` +
             `p99 ${results.paced.storedToReceive.ms.p99.toFixed(2)} ms (POST start→receive p50 ${results.paced.notificationMs.p50.toFixed(2)} ms)`,
@@ -305,7 +318,7 @@ async function main(): Promise<number> {
     }
 
     try {
-      results.fanout = await withCpu(() => fanout(ctx, groupUsers, p.fanoutRepeats));
+      results.fanout = await withCpu(() => withCommitProbe(db.url, () => fanout(ctx, groupUsers, p.fanoutRepeats)));
       log(`fan-out to ${p.groupMembers}: p50 ${results.fanout.lastMemberMs.p50.toFixed(1)} ms, p99 ${results.fanout.lastMemberMs.p99.toFixed(1)} ms`);
     } catch (error) {
       fail('fan-out', error);

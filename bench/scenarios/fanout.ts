@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCounter, closeSockets, openSockets, sleep, summarize, type Summary } from '../clients.js';
+import type { CommitProbeResult } from '../commit-probe.js';
 import type { CpuUse } from '../cpu.js';
 import type { BenchUser } from '../server.js';
 import { settleAndCheck, type BenchContext, type SentMessage } from './common.js';
@@ -9,8 +10,12 @@ export interface FanoutResult {
   repeats: number;
   /** POST start → the last member's frame, ms. */
   lastMemberMs: Summary;
+  /** The first member's frame → the last member's: the spreading out alone, ms. */
+  spreadMs: Summary;
   /** The owner's POST alone, ms. */
   httpMs: Summary;
+  /** Each measured repeat from its POST's start to its last member's frame (performance.now()). */
+  windows: Array<{ start: number; end: number }>;
   lost: number;
   duplicated: number;
   stray: number;
@@ -18,6 +23,8 @@ export interface FanoutResult {
   errors: ReturnType<ErrorCounter['toJSON']>;
   deliverySamples: string[];
   cpu?: CpuUse;
+  /** The database's own commits meanwhile (run.ts). */
+  databaseCommits?: CommitProbeResult;
 }
 
 const WARMUP_REPEATS = 3;
@@ -53,12 +60,12 @@ export async function fanout(ctx: BenchContext, members: BenchUser[], repeats: n
   const sockets = opened.sockets;
 
   // Counts first arrivals per message id across all members; wakes the waiter at the last one.
-  const arrivals = new Map<string, { count: number; last: number }>();
+  const arrivals = new Map<string, { count: number; first: number; last: number }>();
   const waiters = new Map<string, () => void>();
   for (const socket of sockets) {
     socket.onArrival = (id, at) => {
       let entry = arrivals.get(id);
-      if (!entry) arrivals.set(id, (entry = { count: 0, last: 0 }));
+      if (!entry) arrivals.set(id, (entry = { count: 0, first: at, last: 0 }));
       entry.count++;
       if (at > entry.last) entry.last = at;
       if (entry.count === sockets.length) waiters.get(id)?.();
@@ -76,7 +83,9 @@ export async function fanout(ctx: BenchContext, members: BenchUser[], repeats: n
 
   const sent: SentMessage[] = [];
   const lastMemberMs: number[] = [];
+  const spreadMs: number[] = [];
   const httpMs: number[] = [];
+  const windows: FanoutResult['windows'] = [];
   for (let repeat = 0; repeat < WARMUP_REPEATS + repeats; repeat++) {
     const measured = repeat >= WARMUP_REPEATS;
     const t0 = performance.now();
@@ -89,8 +98,11 @@ export async function fanout(ctx: BenchContext, members: BenchUser[], repeats: n
       if (!(await allArrived(id))) {
         errors.add(`fan-out: not every member had message ${id} within ${REPEAT_TIMEOUT_MS} ms`);
       } else if (measured) {
-        lastMemberMs.push(arrivals.get(id)!.last - t0);
+        const { first, last } = arrivals.get(id)!;
+        lastMemberMs.push(last - t0);
+        spreadMs.push(last - first);
         httpMs.push(t1 - t0);
+        windows.push({ start: t0, end: last });
       }
       waiters.delete(id);
     } catch (error) {
@@ -104,7 +116,9 @@ export async function fanout(ctx: BenchContext, members: BenchUser[], repeats: n
     members: members.length,
     repeats,
     lastMemberMs: summarize(lastMemberMs),
+    spreadMs: summarize(spreadMs),
     httpMs: summarize(httpMs),
+    windows,
     lost: delivery.lost,
     duplicated: delivery.duplicated,
     stray: delivery.stray,

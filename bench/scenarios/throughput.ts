@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCounter, sleep, summarize, type Summary } from '../clients.js';
+import type { CommitProbeResult } from '../commit-probe.js';
 import type { CpuUse } from '../cpu.js';
 import { type MetricsSample, meanNotifyMs, meanSendBatch, scrapeMetrics } from '../server.js';
 import {
@@ -106,6 +107,8 @@ export async function throughput(ctx: BenchContext, pairs: Pair[], senders: numb
 
 export interface PacedResult extends ThroughputResult {
   targetRate: number;
+  /** The database's own commits meanwhile (run.ts). */
+  databaseCommits?: CommitProbeResult;
   /** How late the generator fired requests against their schedule, ms. */
   scheduleLagMs: Summary;
   /** Requests not sent because too many were in flight (the server fell behind). */
