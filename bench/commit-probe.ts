@@ -50,7 +50,12 @@ export class CommitProbe {
   static async start(url: string, intervalMs = 20): Promise<CommitProbe> {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    await client.query('CREATE TABLE IF NOT EXISTS bench_commit_probe (id bigserial PRIMARY KEY)');
+    try {
+      await client.query('CREATE TABLE IF NOT EXISTS bench_commit_probe (id bigserial PRIMARY KEY)');
+    } catch (error) {
+      await client.end();
+      throw error;
+    }
     return new CommitProbe(client, intervalMs);
   }
 
