@@ -29,6 +29,9 @@ export class BatchedSends {
   private static readonly MAX_BATCH = 128;
   private queue: { input: SendInput; done: (error?: Error) => void }[] = [];
   private inFlight = 0;
+  /** Statements run and the sends they carried, for the mean batch (as the server's /metrics gives it). */
+  statements = 0;
+  sends = 0;
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -42,6 +45,8 @@ export class BatchedSends {
   private next(): void {
     const batch = this.queue.splice(0, BatchedSends.MAX_BATCH);
     this.inFlight++;
+    this.statements++;
+    this.sends += batch.length;
     const inputs = batch.map((call) => call.input);
     this.pool
       .query({
@@ -80,6 +85,8 @@ export interface RawBaselineResult {
   latencyMs: Summary;
   errors: ReturnType<ErrorCounter['toJSON']>;
   capped: boolean;
+  /** Sends per statement over the whole phase, warm-up included. */
+  meanBatch: number;
   cpu?: CpuUse;
 }
 
@@ -124,6 +131,7 @@ export async function rawBaseline(
       latencyMs: summarize(latencies),
       errors: errors.toJSON(),
       capped: window.capped,
+      meanBatch: sends.statements > 0 ? sends.sends / sends.statements : NaN,
     };
   } finally {
     await pool.end();
