@@ -29,11 +29,15 @@ export class BatchedSends {
   private static readonly MAX_BATCH = 128;
   private queue: { input: SendInput; done: (error?: Error) => void }[] = [];
   private inFlight = 0;
-  /** Statements run and the sends they carried, for the mean batch (as the server's /metrics gives it). */
-  statements = 0;
-  sends = 0;
+  private statements = 0;
+  private sends = 0;
 
   constructor(private readonly pool: pg.Pool) {}
+
+  /** Sends per statement so far, as the server's /metrics gives its own. */
+  get meanBatch(): number {
+    return this.statements > 0 ? this.sends / this.statements : NaN;
+  }
 
   send(input: SendInput): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -131,7 +135,7 @@ export async function rawBaseline(
       latencyMs: summarize(latencies),
       errors: errors.toJSON(),
       capped: window.capped,
-      meanBatch: sends.statements > 0 ? sends.sends / sends.statements : NaN,
+      meanBatch: sends.meanBatch,
     };
   } finally {
     await pool.end();
