@@ -82,6 +82,8 @@ export class BatchedSends {
 }
 
 export interface RawBaselineResult {
+  /** Whether it ran just before or just after Parley's K=64 phase. */
+  when: 'before' | 'after';
   loops: number;
   poolSize: number;
   messages: number;
@@ -104,6 +106,7 @@ export async function rawBaseline(
   poolSize: number,
   inputs: Omit<SendInput, 'body'>[],
   timing: Timing,
+  when: RawBaselineResult['when'],
 ): Promise<RawBaselineResult> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
   const sends = new BatchedSends(pool);
@@ -128,6 +131,7 @@ export async function rawBaseline(
     });
     if (window.capped) errors.add('phase hit its hard cap');
     return {
+      when,
       loops: inputs.length,
       poolSize,
       messages: ok,

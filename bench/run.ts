@@ -17,7 +17,7 @@ import { HttpClient, closeSockets } from './clients.js';
 import { CommitProbe, type CommitProbeResult } from './commit-probe.js';
 import { measureCpu, type CpuUse } from './cpu.js';
 import { rawBaseline } from './raw-baseline.js';
-import { buildRows, renderTable, writeResults, type BenchResults } from './report.js';
+import { buildRows, ratioToBaselines, renderTable, writeResults, type BenchResults } from './report.js';
 import type { BenchContext, Timing } from './scenarios/common.js';
 import { connections } from './scenarios/connections.js';
 import { fanout } from './scenarios/fanout.js';
@@ -165,6 +165,7 @@ async function main(): Promise<number> {
         'which adds the HTTP request and the harness’s own timer and event-loop delays on a shared 2-core machine',
     },
     throughput: [],
+    rawBaselines: [],
     serverLogs: {},
     failures: [],
     notes: [],
@@ -267,7 +268,24 @@ async function main(): Promise<number> {
     }
 
     if (pairs) {
+      const rawInputs = pairs.slice(0, p.rawLoops).map((pair) => ({
+        senderId: pair.sender.id,
+        tokenVersion: pair.sender.tokenVersion,
+        conversationId: pair.conversationId,
+      }));
+      const runRawBaseline = async (when: 'before' | 'after') => {
+        try {
+          const raw = await withCpu(() => rawBaseline(db.url, poolSize, rawInputs, p.timing, when));
+          results.rawBaselines.push(raw);
+          log(`raw pg baseline ${when} K=64: ${Math.round(raw.messagesPerSecond)} msg/s`);
+        } catch (error) {
+          fail(`raw baseline ${when} K=64`, error);
+        }
+      };
       for (const senders of p.senderCounts) {
+        // The raw baseline right before and right after Parley's K=64, so that the ratio is
+        // taken against the machine as it was around that phase, and its drift shows.
+        if (senders === 64) await runRawBaseline('before');
         try {
           const result = await withCpu(() => throughput(ctx, pairs, senders));
           results.throughput.push(result);
@@ -278,24 +296,14 @@ async function main(): Promise<number> {
         } catch (error) {
           fail(`throughput K=${senders}`, error);
         }
-        if (senders === 64) {
-          // Right after Parley's K=64, so both see the same background load as far as possible.
-          try {
-            const inputs = pairs.slice(0, p.rawLoops).map((pair) => ({
-              senderId: pair.sender.id,
-              tokenVersion: pair.sender.tokenVersion,
-              conversationId: pair.conversationId,
-            }));
-            results.rawBaseline = await withCpu(() => rawBaseline(db.url, poolSize, inputs, p.timing));
-            log(`raw pg baseline: ${Math.round(results.rawBaseline.messagesPerSecond)} msg/s`);
-          } catch (error) {
-            fail('raw baseline', error);
-          }
-        }
+        if (senders === 64) await runRawBaseline('after');
       }
       const k64 = results.throughput.find((t) => t.senders === 64);
-      if (k64 && results.rawBaseline && results.rawBaseline.messagesPerSecond > 0) {
-        results.ratioToRawBaseline = k64.messagesPerSecond / results.rawBaseline.messagesPerSecond;
+      const ratio = k64 && ratioToBaselines(k64.messagesPerSecond, results.rawBaselines.map((raw) => raw.messagesPerSecond));
+      if (ratio) {
+        results.rawBaselineMean = ratio.baseline;
+        results.ratioToRawBaseline = ratio.ratio;
+        results.ratioToEachRawBaseline = ratio.each;
       }
 
       try {
@@ -358,7 +366,7 @@ async function main(): Promise<number> {
   results.deliveryProblems = phases.reduce((sum, phase) => sum + phase.lost + phase.duplicated + phase.stray, 0) + notStored;
   results.requestErrors =
     phases.reduce((sum, phase) => sum + phase.errors.total, 0) +
-    (results.rawBaseline?.errors.total ?? 0) +
+    results.rawBaselines.reduce((sum, raw) => sum + raw.errors.total, 0) +
     (results.connections?.errors.total ?? 0);
   const written = writeResults(resultsDir, name, results);
 
@@ -374,7 +382,7 @@ async function main(): Promise<number> {
   const problems = [
     ...results.failures.map((failure) => `phase failed: ${failure}`),
     ...phases.flatMap((phase) => [...phase.errors.samples, ...phase.deliverySamples]),
-    ...(results.rawBaseline?.errors.samples ?? []),
+    ...results.rawBaselines.flatMap((raw) => raw.errors.samples),
     ...(results.connections?.errors.samples ?? []),
   ];
   for (const problem of problems) console.log(`PROBLEM ${problem}`);
