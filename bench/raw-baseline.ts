@@ -97,51 +97,45 @@ export interface RawBaselineResult {
 }
 
 /**
- * Scenario 5: `BatchedSends` in `loops` closed loops straight through `pg`, with the server's
- * pool size, into the same direct conversations the Parley senders use: the database's share
- * of a send, without HTTP, Nest, JSON or sockets.
+ * Scenario 5: `BatchedSends` in `loops` closed loops straight through `pg`, on a pool of the
+ * server's size, into the same direct conversations the Parley senders use: the database's
+ * share of a send, without HTTP, Nest, JSON or sockets. The caller owns the pool, and ends it
+ * after reading the phase's CPU: the backends' time is lost once they exit.
  */
 export async function rawBaseline(
-  databaseUrl: string,
-  poolSize: number,
+  pool: pg.Pool,
   inputs: Omit<SendInput, 'body'>[],
   timing: Timing,
   when: RawBaselineResult['when'],
 ): Promise<RawBaselineResult> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
   const sends = new BatchedSends(pool);
-  pool.on('error', () => undefined);
   const errors = new ErrorCounter();
   const latencies: number[] = [];
   let ok = 0;
-  try {
-    const window = await closedLoops(inputs.length, timing, async (worker, w) => {
-      const t0 = performance.now();
-      try {
-        await sends.send({ ...inputs[worker], body: `raw baseline from ${worker}` });
-        const t1 = performance.now();
-        if (t0 >= w.measureStart && t1 <= w.end) {
-          ok++;
-          latencies.push(t1 - t0);
-        }
-      } catch (error) {
-        errors.add('raw baseline', (error as Error).message);
-        await sleep(10);
+  const window = await closedLoops(inputs.length, timing, async (worker, w) => {
+    const t0 = performance.now();
+    try {
+      await sends.send({ ...inputs[worker], body: `raw baseline from ${worker}` });
+      const t1 = performance.now();
+      if (t0 >= w.measureStart && t1 <= w.end) {
+        ok++;
+        latencies.push(t1 - t0);
       }
-    });
-    if (window.capped) errors.add('phase hit its hard cap');
-    return {
-      when,
-      loops: inputs.length,
-      poolSize,
-      messages: ok,
-      messagesPerSecond: rate(ok, timing.measureMs),
-      latencyMs: summarize(latencies),
-      errors: errors.toJSON(),
-      capped: window.capped,
-      meanBatch: sends.meanBatch,
-    };
-  } finally {
-    await pool.end();
-  }
+    } catch (error) {
+      errors.add('raw baseline', (error as Error).message);
+      await sleep(10);
+    }
+  });
+  if (window.capped) errors.add('phase hit its hard cap');
+  return {
+    when,
+    loops: inputs.length,
+    poolSize: pool.options.max,
+    messages: ok,
+    messagesPerSecond: rate(ok, timing.measureMs),
+    latencyMs: summarize(latencies),
+    errors: errors.toJSON(),
+    capped: window.capped,
+    meanBatch: sends.meanBatch,
+  };
 }

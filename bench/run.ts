@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { HttpClient, closeSockets } from './clients.js';
 import { CommitProbe, type CommitProbeResult } from './commit-probe.js';
 import { measureCpu, type CpuUse } from './cpu.js';
@@ -274,12 +275,16 @@ async function main(): Promise<number> {
         conversationId: pair.conversationId,
       }));
       const runRawBaseline = async (when: 'before' | 'after') => {
+        const pool = new pg.Pool({ connectionString: db.url, max: poolSize });
+        pool.on('error', () => undefined);
         try {
-          const raw = await withCpu(() => rawBaseline(db.url, poolSize, rawInputs, p.timing, when));
+          const raw = await withCpu(() => rawBaseline(pool, rawInputs, p.timing, when));
           results.rawBaselines.push(raw);
           log(`raw pg baseline ${when} K=64: ${Math.round(raw.messagesPerSecond)} msg/s`);
         } catch (error) {
           fail(`raw baseline ${when} K=64`, error);
+        } finally {
+          await pool.end();
         }
       };
       for (const senders of p.senderCounts) {
