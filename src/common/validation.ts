@@ -35,9 +35,8 @@ function isCheckedBody(type: unknown): type is CheckedBody {
  * The one global pipe. Every body, query and path parameter is first refused if it holds a NUL
  * character; then a body whose type checks itself with a static `fromBody` (a `CheckedBody`)
  * is checked so, and everything else goes through Nest's ValidationPipe (class-transformer,
- * then class-validator's decorators), a field named like a member of Object.prototype refused
- * as unknown first: class-validator's whitelist takes `toString` or `constructor` for a
- * declared property and lets it through. One pipe, not two: Nest runs each pipe on each
+ * then class-validator's decorators), a field that pipe would let through unreported (named
+ * like a member of Object.prototype, or `prototype`) refused as unknown first. One pipe, not two: Nest runs each pipe on each
  * parameter through a chain of promises, a cost paid on every request.
  */
 export class AppValidationPipe extends ValidationPipe {
@@ -58,8 +57,15 @@ export class AppValidationPipe extends ValidationPipe {
   }
 }
 
+/**
+ * Fields that Nest's ValidationPipe would never report as unknown: class-validator's whitelist
+ * takes a member of Object.prototype (`toString`, `constructor`) for a declared property, and
+ * the pipe deletes `prototype` (with `__proto__` and `constructor`) before validating.
+ */
+const isNeverReported = (key: string) => key in Object.prototype || key === 'prototype';
+
 function refuseObjectMemberNames(value: unknown): void {
   if (typeof value !== 'object' || value === null) return;
-  const names = Object.keys(value).filter((key) => key in Object.prototype);
+  const names = Object.keys(value).filter(isNeverReported);
   if (names.length > 0) throw new BadRequestException(names.map(unknownField));
 }

@@ -59,6 +59,7 @@ const cases: Case[] = [
   ['group: memberIds with a number', 'post', () => '/api/v1/conversations', { type: 'group', title: 't', memberIds: [2] }, 400],
   ['group: unknown member', 'post', () => '/api/v1/conversations', { type: 'group', title: 't', memberIds: ['999999999'] }, 400],
   ['group: a field named like an Object member', 'post', () => '/api/v1/conversations', { type: 'group', title: 't', memberIds: [], constructor: 'x' }, 400],
+  ['group: a field named prototype', 'post', () => '/api/v1/conversations', { type: 'group', title: 't', memberIds: [], prototype: 'x' }, 400],
   ['group: unknown field', 'post', () => '/api/v1/conversations', { type: 'group', title: 't', memberIds: [], ownerId: '1' }, 400],
   ['list: limit not a number', 'get', () => '/api/v1/conversations?limit=ten', undefined, 400],
   ['list: tampered cursor', 'get', () => `/api/v1/conversations?cursor=${Buffer.from('["x","1"]').toString('base64url')}`, undefined, 400],
@@ -83,6 +84,7 @@ const cases: Case[] = [
   ['history: limit=1.5', 'get', () => `/api/v1/conversations/${directId}/messages?limit=1.5`, undefined, 400],
   ['history: before past 2^53', 'get', () => `/api/v1/conversations/${directId}/messages?before=99999999999999999999`, undefined, 400],
   ['history: a parameter named like an Object member', 'get', () => `/api/v1/conversations/${directId}/messages?toString=1`, undefined, 400],
+  ['history: a parameter named prototype', 'get', () => `/api/v1/conversations/${directId}/messages?prototype=1`, undefined, 400],
   ['history: unknown parameter', 'get', () => `/api/v1/conversations/${directId}/messages?page=2`, undefined, 400],
   ['changes: no since', 'get', () => `/api/v1/conversations/${directId}/changes`, undefined, 400],
   // Messages
