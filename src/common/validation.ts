@@ -36,8 +36,9 @@ function isCheckedBody(type: unknown): type is CheckedBody {
  * character; then a body whose type checks itself with a static `fromBody` (a `CheckedBody`)
  * is checked so, and everything else goes through Nest's ValidationPipe (class-transformer,
  * then class-validator's decorators), a field that pipe would let through unreported (named
- * like a member of Object.prototype, or `prototype`) refused as unknown first. One pipe, not two: Nest runs each pipe on each
- * parameter through a chain of promises, a cost paid on every request.
+ * like a member of Object.prototype, or `prototype`) refused as unknown first. One pipe, not
+ * two: Nest runs each pipe on each parameter through a chain of promises, a cost paid on
+ * every request.
  */
 export class AppValidationPipe extends ValidationPipe {
   constructor() {
@@ -52,7 +53,7 @@ export class AppValidationPipe extends ValidationPipe {
     assertNoNulCharacters(value);
     const type = metadata.metatype;
     if (metadata.type === 'body' && isCheckedBody(type)) return type.fromBody(value);
-    if (this.toValidate(metadata)) refuseObjectMemberNames(value);
+    if (this.toValidate(metadata)) refuseNeverReportedFields(value);
     return super.transform(value, metadata);
   }
 }
@@ -64,7 +65,7 @@ export class AppValidationPipe extends ValidationPipe {
  */
 const isNeverReported = (key: string) => key in Object.prototype || key === 'prototype';
 
-function refuseObjectMemberNames(value: unknown): void {
+function refuseNeverReportedFields(value: unknown): void {
   if (typeof value !== 'object' || value === null) return;
   const names = Object.keys(value).filter(isNeverReported);
   if (names.length > 0) throw new BadRequestException(names.map(unknownField));
