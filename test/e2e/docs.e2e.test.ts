@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
 
 /** The public contract, beside the repository (as in CI: a clone with shared/ next to it). */
-const CONTRACT = readFileSync(path.resolve(import.meta.dirname, '../../../shared/API.md'), 'utf8');
+const CONTRACT_PATH = path.resolve(import.meta.dirname, '../../../shared/API.md');
+const CONTRACT = (() => {
+  try {
+    return readFileSync(CONTRACT_PATH, 'utf8');
+  } catch (error) {
+    throw new Error(`the API contract is not beside this checkout (${CONTRACT_PATH}); CI clones next to ../shared`, { cause: error });
+  }
+})();
 
 type Schema = { $ref?: string; properties?: Record<string, Schema>; allOf?: Schema[]; items?: Schema };
 type Operation = {
