@@ -13,7 +13,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthUser } from '../auth/auth-user.js';
 import { APP_CONFIG, type AppConfig, type RateLimit } from '../config/app-config.js';
 import { RATE_LIMIT_POLICY, type RateLimitPolicy } from './rate-limit.decorator.js';
-import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from './rate-limit.store.js';
+import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore, type WindowCount } from './rate-limit.store.js';
 
 /**
  * Answers 429 with Retry-After once a caller passes a route's limits: per address for login
@@ -36,7 +36,7 @@ export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
       : new MemoryRateLimitStore();
   }
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const policy = this.reflector.get<RateLimitPolicy | undefined>(RATE_LIMIT_POLICY, context.getHandler());
     if (!policy) return true;
@@ -56,15 +56,35 @@ export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
               [`send:user:${request.user?.id}`, limits.sendPerUser],
               [`send:ip:${request.ip}`, limits.sendPerAddress],
             ];
-    for (const [key, limit] of checks) {
+    return this.countFrom(0, checks, context);
+  }
+
+  /**
+   * Counts the request against each limit in turn, refusing it at the first it passes (so a
+   * request refused per user is not counted per address). Synchronous while the store is
+   * (in memory): Nest awaits only a guard that returns a promise, and every promise costs a
+   * request CPU time.
+   */
+  private countFrom(first: number, checks: [string, RateLimit | undefined][], context: ExecutionContext): boolean | Promise<boolean> {
+    for (let i = first; i < checks.length; i++) {
+      const [key, limit] = checks[i];
       if (!limit) continue;
-      const retryAfterSeconds = await this.exceeded(key, limit);
-      if (retryAfterSeconds !== undefined) {
-        context.switchToHttp().getResponse<FastifyReply>().header('Retry-After', String(retryAfterSeconds));
-        throw new HttpException('Too many requests, slow down', HttpStatus.TOO_MANY_REQUESTS);
+      const retryAfter = this.hit(key, limit);
+      if (retryAfter instanceof Promise) {
+        return retryAfter.then((seconds) => {
+          this.refuseIfOver(seconds, context);
+          return this.countFrom(i + 1, checks, context);
+        });
       }
+      this.refuseIfOver(retryAfter, context);
     }
     return true;
+  }
+
+  private refuseIfOver(retryAfterSeconds: number | undefined, context: ExecutionContext): void {
+    if (retryAfterSeconds === undefined) return;
+    context.switchToHttp().getResponse<FastifyReply>().header('Retry-After', String(retryAfterSeconds));
+    throw new HttpException('Too many requests, slow down', HttpStatus.TOO_MANY_REQUESTS);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -72,13 +92,18 @@ export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
   }
 
   /** Seconds until the window resets if this hit went over the limit, else undefined. */
-  private async exceeded(key: string, limit: RateLimit): Promise<number | undefined> {
-    try {
-      const { count, resetInMs } = await this.store.hit(key, limit.windowSeconds * 1000);
-      return count > limit.limit ? Math.max(1, Math.ceil(resetInMs / 1000)) : undefined;
-    } catch (error) {
+  private hit(key: string, limit: RateLimit): number | undefined | Promise<number | undefined> {
+    const retryAfter = ({ count, resetInMs }: WindowCount) =>
+      count > limit.limit ? Math.max(1, Math.ceil(resetInMs / 1000)) : undefined;
+    const letThrough = (error: unknown) => {
       this.logger.warn(`Rate limit store unavailable, letting the request through: ${(error as Error).message}`);
       return undefined;
+    };
+    try {
+      const counted = this.store.hit(key, limit.windowSeconds * 1000);
+      return counted instanceof Promise ? counted.then(retryAfter, letThrough) : retryAfter(counted);
+    } catch (error) {
+      return letThrough(error);
     }
   }
 }

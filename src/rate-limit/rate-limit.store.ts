@@ -1,9 +1,17 @@
 import { Redis } from 'ioredis';
 
+export interface WindowCount {
+  count: number;
+  resetInMs: number;
+}
+
 /** Counts hits per key in fixed windows. */
 export interface RateLimitStore {
-  /** Records a hit; returns the count in the current window and the ms until it resets. */
-  hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
+  /**
+   * Records a hit; returns the count in the current window and the ms until it resets, at once
+   * where it can (in memory), so that the guard needs no promise.
+   */
+  hit(key: string, windowMs: number): WindowCount | Promise<WindowCount>;
   close(): Promise<void>;
 }
 
@@ -12,7 +20,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
   private lastSweep = Date.now();
 
-  async hit(key: string, windowMs: number) {
+  hit(key: string, windowMs: number): WindowCount {
     const now = Date.now();
     if (now - this.lastSweep > 60_000) this.sweep(now);
     let window = this.windows.get(key);

@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newUser, PASSWORD, uniqueName } from '../support/factories.js';
+import { startRedis } from '../support/processes.js';
 import { HandshakeRefused, TestSocket } from '../support/ws-client.js';
 
 describe('rate limits', () => {
@@ -69,6 +71,45 @@ describe('rate limits', () => {
       expect(history.body.items.map((m: { seq: number }) => m.seq)).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
     } finally {
       await limitedApp.close();
+    }
+  });
+});
+
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+
+describe.skipIf(!hasRedis)('rate limits with REDIS_URL', () => {
+  it('counts sends for the installation, across instances, and lets them through while Redis is down', async () => {
+    const redis = await startRedis();
+    const limits = { REDIS_URL: redis.url, RATE_LIMIT_SEND_PER_USER: '5/60', RATE_LIMIT_SEND_PER_ADDRESS: '8/60' };
+    const [one, two] = [await startApp(limits), await startApp(limits)];
+    try {
+      const [a, b] = [await newUser(one), await newUser(one)];
+      const conversationId = await newDirect(one, a, b);
+      const post = (app: TestApp, user: typeof a, body: string) =>
+        app.http().post('/api/v1/messages').set(user.auth).send({ conversationId, body });
+      // A's five sends are spread over both instances; the sixth is over, on either.
+      const fromA: number[] = [];
+      for (let i = 0; i < 6; i++) fromA.push((await post(i % 2 ? two : one, a, `a${i}`)).status);
+      expect(fromA).toEqual([201, 201, 201, 201, 201, 429]);
+      const limited = await post(two, a, 'again');
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      expect(limited.body).toEqual({ statusCode: 429, error: 'Too Many Requests', message: 'Too many requests, slow down' });
+      // The address has 8 sends in all, 5 of them A's: refused sends are not counted against it.
+      const fromB: number[] = [];
+      for (let i = 0; i < 4; i++) fromB.push((await post(i % 2 ? one : two, b, `b${i}`)).status);
+      expect(fromB).toEqual([201, 201, 201, 429]);
+
+      // A limiter must not take the service down with it: with the store gone, sends go through.
+      await redis.stop();
+      expect((await post(one, b, 'while Redis is down')).status).toBe(201);
+      const history = await one.http().get(`/api/v1/conversations/${conversationId}/messages`).set(a.auth);
+      expect(history.body.items.map((m: { body: string }) => m.body)).toEqual([
+        'while Redis is down', 'b2', 'b1', 'b0', 'a4', 'a3', 'a2', 'a1', 'a0',
+      ]);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+      await redis.stop();
     }
   });
 });
