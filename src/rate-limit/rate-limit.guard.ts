@@ -15,6 +15,9 @@ import { APP_CONFIG, type AppConfig, type RateLimit } from '../config/app-config
 import { RATE_LIMIT_POLICY, type RateLimitPolicy } from './rate-limit.decorator.js';
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore, type WindowCount } from './rate-limit.store.js';
 
+/** A counter's key and its limit (undefined: that limit is off). */
+type LimitCheck = [key: string, limit: RateLimit | undefined];
+
 /**
  * Answers 429 with Retry-After once a caller passes a route's limits: per address for login
  * and register (and per attempted username for login, against password guessing spread over
@@ -44,7 +47,7 @@ export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
     const limits = this.config.rateLimits;
     // Guards run before validation: the body may hold anything, and only a string is a username.
     const username = (request.body as { username?: unknown } | undefined)?.username;
-    const checks: [string, RateLimit | undefined][] =
+    const checks: LimitCheck[] =
       policy === 'login'
         ? [
             [`login:ip:${request.ip}`, limits.loginPerAddress],
@@ -65,7 +68,7 @@ export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
    * (in memory): Nest awaits only a guard that returns a promise, and every promise costs a
    * request CPU time.
    */
-  private countFrom(first: number, checks: [string, RateLimit | undefined][], context: ExecutionContext): boolean | Promise<boolean> {
+  private countFrom(first: number, checks: LimitCheck[], context: ExecutionContext): boolean | Promise<boolean> {
     for (let i = first; i < checks.length; i++) {
       const [key, limit] = checks[i];
       if (!limit) continue;
