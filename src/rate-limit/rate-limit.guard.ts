@@ -96,17 +96,24 @@ export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
 
   /** Seconds until the window resets if this hit went over the limit, else undefined. */
   private hit(key: string, limit: RateLimit): number | undefined | Promise<number | undefined> {
-    const retryAfter = ({ count, resetInMs }: WindowCount) =>
-      count > limit.limit ? Math.max(1, Math.ceil(resetInMs / 1000)) : undefined;
-    const letThrough = (error: unknown) => {
-      this.logger.warn(`Rate limit store unavailable, letting the request through: ${(error as Error).message}`);
-      return undefined;
-    };
     try {
       const counted = this.store.hit(key, limit.windowSeconds * 1000);
-      return counted instanceof Promise ? counted.then(retryAfter, letThrough) : retryAfter(counted);
+      if (!(counted instanceof Promise)) return retryAfterIfOver(counted, limit);
+      return counted.then(
+        (window) => retryAfterIfOver(window, limit),
+        (error: unknown) => this.letThrough(error),
+      );
     } catch (error) {
-      return letThrough(error);
+      return this.letThrough(error);
     }
   }
+
+  private letThrough(error: unknown): undefined {
+    this.logger.warn(`Rate limit store unavailable, letting the request through: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+function retryAfterIfOver({ count, resetInMs }: WindowCount, limit: RateLimit): number | undefined {
+  return count > limit.limit ? Math.max(1, Math.ceil(resetInMs / 1000)) : undefined;
 }
