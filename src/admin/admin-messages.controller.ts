@@ -5,6 +5,7 @@ import { CurrentUser } from '../auth/current-user.decorator.js';
 import { Roles } from '../auth/roles.decorator.js';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
 import { ParseIdPipe } from '../common/ids.js';
+import { RequestId } from '../logging/request-id.decorator.js';
 import { AdminMessagesService } from './admin-messages.service.js';
 import { AdminMessagePage } from './admin.views.js';
 import { SearchMessagesQuery } from './dto/search-messages.query.js';
@@ -37,7 +38,7 @@ export class AdminMessagesController {
   @ApiParam({ name: 'id', description: 'Message id' })
   @ApiNoContentResponse({ description: 'Removed (or already removed)' })
   @ApiErrors([404, 'No such message'])
-  remove(@CurrentUser() caller: AuthUser, @Param('id', new ParseIdPipe('Message')) id: string) {
-    return this.messages.remove(caller, id);
+  remove(@CurrentUser() caller: AuthUser, @Param('id', new ParseIdPipe('Message')) id: string, @RequestId() requestId: string) {
+    return this.messages.remove(caller, id, requestId);
   }
 }

@@ -27,11 +27,12 @@ export class AdminMessagesService {
 
   /**
    * The same removal as a sender's own delete: a tombstone stays in history and the members
-   * get `message.deleted`. Removing a tombstone again changes nothing.
+   * get `message.deleted`. Removing a tombstone again changes nothing. `requestId` goes on the
+   * line that records the removal.
    */
-  async remove(caller: AuthUser, messageId: string): Promise<void> {
+  async remove(caller: AuthUser, messageId: string, requestId: string): Promise<void> {
     if (!(await this.admin.messageExists(messageId))) throw new NotFoundException('Message not found');
     await this.messages.remove(messageId);
-    this.logger.log(`Admin ${caller.username} (${caller.id}) removed message ${messageId}`);
+    this.logger.log({ reqId: requestId }, `Admin ${caller.username} (${caller.id}) removed message ${messageId}`);
   }
 }

@@ -5,6 +5,7 @@ import { CurrentUser } from '../auth/current-user.decorator.js';
 import { Roles } from '../auth/roles.decorator.js';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
 import { ParseIdPipe } from '../common/ids.js';
+import { RequestId } from '../logging/request-id.decorator.js';
 import { AdminUsersService } from './admin-users.service.js';
 import { AdminUserPage, AdminUserView } from './admin.views.js';
 import { ListAdminUsersQuery } from './dto/list-admin-users.query.js';
@@ -35,7 +36,12 @@ export class AdminUsersController {
   @ApiParam({ name: 'id', description: 'User id' })
   @ApiOkResponse({ type: AdminUserView })
   @ApiErrors(400, [404, 'No such user'], [409, 'An admin cannot demote or deactivate itself'])
-  update(@CurrentUser() caller: AuthUser, @Param('id', new ParseIdPipe('User')) id: string, @Body() dto: UpdateUserDto) {
-    return this.users.update(caller, id, dto);
+  update(
+    @CurrentUser() caller: AuthUser,
+    @Param('id', new ParseIdPipe('User')) id: string,
+    @Body() dto: UpdateUserDto,
+    @RequestId() requestId: string,
+  ) {
+    return this.users.update(caller, id, dto, requestId);
   }
 }

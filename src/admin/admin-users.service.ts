@@ -39,7 +39,8 @@ export class AdminUsersService {
     return { items, nextCursor };
   }
 
-  async update(caller: AuthUser, userId: string, dto: UpdateUserDto): Promise<AdminUserView> {
+  /** `requestId` goes on the line that records the change. */
+  async update(caller: AuthUser, userId: string, dto: UpdateUserDto, requestId: string): Promise<AdminUserView> {
     if (userId === caller.id && (dto.role === 'user' || dto.active === false)) {
       throw new ConflictException('An admin cannot demote or deactivate itself; another admin must');
     }
@@ -51,6 +52,7 @@ export class AdminUsersService {
       this.notifier.disconnectUser(userId, CloseCode.Unauthorized, 'deactivated');
     }
     this.logger.log(
+      { reqId: requestId },
       `Admin ${caller.username} (${caller.id}) changed user ${result.username} (${userId}): ${JSON.stringify(dto)}`,
     );
     return toAdminUserView(result);

@@ -24,7 +24,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (host.getType() !== 'http') return;
     const body = databaseFailure(exception) ?? this.toBody(exception);
     if (body.statusCode === 500 && !(exception instanceof HttpException)) {
-      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+      const reqId = host.switchToHttp().getRequest<{ id?: string }>().id;
+      this.logger.error({ reqId }, exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
     const response = host.switchToHttp().getResponse();
     if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', '1');

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -60,10 +59,10 @@ export function requestIdFor(request: { headers: IncomingHttpHeaders }): string 
 
 /**
  * Structured logs through pino: one JSON object a line (or pino-pretty's lines for people in
- * development), each line written while serving a request carrying that request's `reqId`
- * (the client's `X-Request-Id`, or a new UUID, echoed in the response). nestjs-pino supplies
- * the Nest logger; the request hooks are in `logRequests`. The redaction list catches
- * credentials should a log call pass an object holding them.
+ * development). A line about one request carries that request's `reqId` (the client's
+ * `X-Request-Id`, or a new UUID, echoed in the response), passed explicitly: see
+ * `RequestId`. nestjs-pino supplies the Nest logger; the request hooks are in `logRequests`.
+ * The redaction list catches credentials should a log call pass an object holding them.
  */
 export function loggingModule(config: AppConfig) {
   const pretty = config.logFormat === 'pretty' && prettyAvailable();
@@ -74,11 +73,6 @@ export function loggingModule(config: AppConfig) {
       ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }
       : undefined,
     redact: REDACTION,
-    // Every line written while serving a request gets its id (a field the line sets wins).
-    mixin: () => {
-      const reqId = requestIds.getStore();
-      return reqId === undefined ? {} : { reqId };
-    },
   };
   const params: Params = {
     // No Express-style middleware: `logRequests` does its work as Fastify hooks.
@@ -92,8 +86,7 @@ export function loggingModule(config: AppConfig) {
 }
 
 /**
- * Runs each request in a context that tells the logger its id (so that every line logged
- * while serving it carries its `reqId`) and logs one line when it completes: method, URL
+ * Logs one line for each request when it completes: method, URL
  * (credentials in the query string masked), status and time, never headers or bodies, so
  * tokens and passwords do not reach the logs. Health checks and metric scrapes are not
  * logged, or probes would drown everything else; a failing health check logs its own error.
@@ -105,7 +98,6 @@ export function loggingModule(config: AppConfig) {
  */
 export function logRequests(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onRequest', (request, _reply, done) => requestIds.run(request.id, done));
   // The root logger carries pino-http's serializers for `req` and `res`, which expect Node's
   // request and response objects; these lines pass plain objects already shaped. They are
   // built from fields chosen not to hold credentials (the URL's are masked), so the redaction
@@ -116,9 +108,6 @@ export function logRequests(app: NestFastifyApplication): void {
     done();
   });
 }
-
-/** The id of the request being served, for the `mixin` that puts it on every log line. */
-const requestIds = new AsyncLocalStorage<string>();
 
 const asIs = (value: unknown) => value;
 
