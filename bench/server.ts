@@ -33,9 +33,12 @@ export interface BenchDatabase {
   drop: () => Promise<void>;
 }
 
-/** Creates `parley_bench_<timestamp>`; `drop` removes it (forcibly: a dead server may hold sessions). */
-export async function createDatabase(): Promise<BenchDatabase> {
-  const name = `parley_bench_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${process.pid}`;
+/**
+ * Creates `parley_bench_<timestamp>_<pid>[_<suffix>]`; `drop` removes it (forcibly: a dead
+ * server may hold sessions).
+ */
+export async function createDatabase(suffix?: string): Promise<BenchDatabase> {
+  const name = `parley_bench_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${process.pid}${suffix ? `_${suffix}` : ''}`;
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
   try {
@@ -104,6 +107,8 @@ export interface ServerSettings {
   redisUrl?: string;
   /** Extra or overriding environment (the caller's settings for this run). */
   env?: Record<string, string>;
+  /** The built checkout to run; SERVER_DIR by default. */
+  serverDir?: string;
 }
 
 /**
@@ -141,7 +146,7 @@ export async function startServer(name: string, settings: ServerSettings, logDir
   const logFile = path.join(logDir, `server-${name}.log.tmp`);
   const fd = openSync(logFile, 'w');
   const child = spawn(process.execPath, [...SERVER_NODE_ARGS, 'dist/src/main.js'], {
-    cwd: SERVER_DIR,
+    cwd: settings.serverDir ?? SERVER_DIR,
     env: serverEnv(settings, port),
     stdio: ['ignore', fd, fd],
   });
