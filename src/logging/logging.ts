@@ -86,10 +86,10 @@ export function loggingModule(config: AppConfig) {
 }
 
 /**
- * Logs one line for each request when it completes: method, URL
- * (credentials in the query string masked), status and time, never headers or bodies, so
- * tokens and passwords do not reach the logs. Health checks and metric scrapes are not
- * logged, or probes would drown everything else; a failing health check logs its own error.
+ * Logs one line for each request when it completes: method, URL (credentials in the query
+ * string masked), status and time, never headers or bodies, so tokens and passwords do not
+ * reach the logs. Health checks and metric scrapes are not logged, or probes would drown
+ * everything else; a failing health check logs its own error.
  *
  * These are Fastify hooks rather than nestjs-pino's pino-http middleware, which runs through
  * Fastify's Express-compatibility layer and builds a child logger per request: that cost
