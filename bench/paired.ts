@@ -17,7 +17,7 @@ import { measureCpu } from './cpu.js';
 import { setupPairs, type Pair } from './scenarios/pairs.js';
 import { throughput } from './scenarios/throughput.js';
 import type { BenchContext, Timing } from './scenarios/common.js';
-import { createDatabase, randomSecret, seedUsers, startServer, type BenchDatabase, type ServerInstance } from './server.js';
+import { createDatabase, randomSecret, ROOT, seedUsers, startServer, type BenchDatabase, type ServerInstance } from './server.js';
 import { StoreClock } from './store-clock.js';
 
 const SENDERS = 32;
@@ -45,7 +45,7 @@ async function startSide(label: string, dir: string, cleanups: (() => Promise<un
   const db: BenchDatabase = await createDatabase(label.toLowerCase());
   cleanups.push(() => db.drop());
   const jwtSecret = randomSecret();
-  const server = await startServer(label, { databaseUrl: db.url, jwtSecret, poolSize: POOL_SIZE, serverDir: dir }, path.resolve(import.meta.dirname, '../bench/results'));
+  const server = await startServer(label, { databaseUrl: db.url, jwtSecret, poolSize: POOL_SIZE, serverDir: dir }, path.join(ROOT, 'bench', 'results'));
   cleanups.push(() => server.stop());
   const storeClock = await StoreClock.open(db.url);
   cleanups.push(() => storeClock.close());

@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newUser, PASSWORD, uniqueName } from '../support/factories.js';
-import { startRedis } from '../support/processes.js';
+import { hasRedisServer, startRedis } from '../support/processes.js';
 import { HandshakeRefused, TestSocket } from '../support/ws-client.js';
 
 describe('rate limits', () => {
@@ -75,9 +74,7 @@ describe('rate limits', () => {
   });
 });
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
-
-describe.skipIf(!hasRedis)('rate limits with REDIS_URL', () => {
+describe.skipIf(!hasRedisServer)('rate limits with REDIS_URL', () => {
   it('counts sends for the installation, across instances, and lets them through while Redis is down', async () => {
     const redis = await startRedis();
     const limits = { REDIS_URL: redis.url, RATE_LIMIT_SEND_PER_USER: '5/60', RATE_LIMIT_SEND_PER_ADDRESS: '8/60' };

@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
-import { startRedis } from '../support/processes.js';
+import { hasRedisServer, startRedis } from '../support/processes.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -56,9 +55,7 @@ describe('health', () => {
   });
 });
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
-
-describe.skipIf(!hasRedis)('health with REDIS_URL', () => {
+describe.skipIf(!hasRedisServer)('health with REDIS_URL', () => {
   it('ready answers 503 while Redis is down and 200 once it is back', async () => {
     const redis = await startRedis();
     const app = await startApp({ REDIS_URL: redis.url });

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import supertest from 'supertest';
@@ -76,6 +76,9 @@ export interface RedisProcess {
   port: number;
   stop: () => Promise<void>;
 }
+
+/** Whether `redis-server` is installed, for the tests that start a Redis of their own. */
+export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
 /** A Redis of the test's own on its own port, so the test can stop and restart it. */
 export async function startRedis(port?: number): Promise<RedisProcess> {
