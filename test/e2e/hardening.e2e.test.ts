@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newUser, PASSWORD, uniqueName } from '../support/factories.js';
-import { hasRedisServer, startRedis } from '../support/processes.js';
+import { hasRedisServer, startRedis, type RedisProcess } from '../support/processes.js';
 import { HandshakeRefused, TestSocket } from '../support/ws-client.js';
 
 describe('rate limits', () => {
@@ -79,6 +80,7 @@ describe.skipIf(!hasRedisServer)('rate limits with REDIS_URL', () => {
     const redis = await startRedis();
     const limits = { REDIS_URL: redis.url, RATE_LIMIT_SEND_PER_USER: '5/60', RATE_LIMIT_SEND_PER_ADDRESS: '8/60' };
     const [one, two] = [await startApp(limits), await startApp(limits)];
+    let restarted: RedisProcess | undefined;
     try {
       const [a, b] = [await newUser(one), await newUser(one)];
       const conversationId = await newDirect(one, a, b);
@@ -98,15 +100,35 @@ describe.skipIf(!hasRedisServer)('rate limits with REDIS_URL', () => {
       expect(fromB).toEqual([201, 201, 201, 429]);
 
       // A limiter must not take the service down with it: with the store gone, sends go through.
+      const warnings = vi.spyOn(Logger.prototype, 'warn');
+      const notices = vi.spyOn(Logger.prototype, 'log');
+      const aboutTheStore = (spy: typeof warnings) =>
+        spy.mock.calls.map(([message]) => String(message)).filter((message) => message.startsWith('Rate limit store'));
       await redis.stop();
       expect((await post(one, b, 'while Redis is down')).status).toBe(201);
+      expect((await post(one, b, 'still down')).status).toBe(201);
       const history = await one.http().get(`/api/v1/conversations/${conversationId}/messages`).set(a.auth);
       expect(history.body.items.map((m: { body: string }) => m.body)).toEqual([
-        'while Redis is down', 'b2', 'b1', 'b0', 'a4', 'a3', 'a2', 'a1', 'a0',
+        'still down', 'while Redis is down', 'b2', 'b1', 'b0', 'a4', 'a3', 'a2', 'a1', 'a0',
       ]);
+      // Said once for the outage, not once for each request (or each of its limits).
+      expect(aboutTheStore(warnings)).toEqual([expect.stringContaining('Rate limit store unavailable')]);
+
+      // Back on the same address: counting resumes, and that is said once too.
+      restarted = await startRedis(redis.port);
+      await vi.waitFor(
+        async () => {
+          expect((await post(one, b, 'after')).status).toBe(201);
+          expect(aboutTheStore(notices)).toEqual([expect.stringContaining('Rate limit store available again')]);
+        },
+        { timeout: 10_000, interval: 200 },
+      );
+      expect(aboutTheStore(warnings)).toHaveLength(1);
     } finally {
+      vi.restoreAllMocks();
       await Promise.all([one.close(), two.close()]);
       await redis.stop();
+      await restarted?.stop();
     }
   });
 });
