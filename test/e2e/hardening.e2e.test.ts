@@ -107,12 +107,23 @@ describe.skipIf(!hasRedisServer)('rate limits with REDIS_URL', () => {
       await redis.stop();
       expect((await post(one, b, 'while Redis is down')).status).toBe(201);
       expect((await post(one, b, 'still down')).status).toBe(201);
-      const history = await one.http().get(`/api/v1/conversations/${conversationId}/messages`).set(a.auth);
-      expect(history.body.items.map((m: { body: string }) => m.body)).toEqual([
-        'still down', 'while Redis is down', 'b2', 'b1', 'b0', 'a4', 'a3', 'a2', 'a1', 'a0',
-      ]);
       // Said once for the outage, not once for each request (or each of its limits).
       expect(aboutTheStore(warnings)).toEqual([expect.stringContaining('Rate limit store unavailable')]);
+      // An outage that goes on is mentioned again after a minute.
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 61_000 });
+      try {
+        expect((await post(one, b, 'a minute later')).status).toBe(201);
+      } finally {
+        vi.useRealTimers();
+      }
+      expect(aboutTheStore(warnings)).toEqual([
+        expect.stringContaining('Rate limit store unavailable'),
+        expect.stringContaining('Rate limit store still unavailable after 61 s'),
+      ]);
+      const history = await one.http().get(`/api/v1/conversations/${conversationId}/messages`).set(a.auth);
+      expect(history.body.items.map((m: { body: string }) => m.body)).toEqual([
+        'a minute later', 'still down', 'while Redis is down', 'b2', 'b1', 'b0', 'a4', 'a3', 'a2', 'a1', 'a0',
+      ]);
 
       // Back on the same address: counting resumes, and that is said once too.
       restarted = await startRedis(redis.port);
@@ -123,7 +134,7 @@ describe.skipIf(!hasRedisServer)('rate limits with REDIS_URL', () => {
         },
         { timeout: 10_000, interval: 200 },
       );
-      expect(aboutTheStore(warnings)).toHaveLength(1);
+      expect(aboutTheStore(warnings)).toHaveLength(2);
     } finally {
       vi.restoreAllMocks();
       await Promise.all([one.close(), two.close()]);
