@@ -6,22 +6,23 @@
  * prints each server's CPU per message sent and B's over A's. On this workplace's shared VMs
  * the machine's speed drifts by tens of percent between runs a minute apart, which buries a
  * change of a few percent in alternating runs; two servers measured in the same seconds see
- * the same machine. The same build on both sides reads 0.97–1.01 per round here.
+ * the same machine. The same build on both sides read 0.958–1.027 per round (median 0.998);
+ * on another day a swap of sides showed a bias of about 3%, so run it both ways round.
  *
  * Each checkout must be built (`npx nest build`). Neither server's figures are the issue's
- * targets: two servers and one harness share the two cores. Nothing is written to results/.
+ * targets: two servers and one harness share the two cores. Only the servers' logs are
+ * written (results/server-A.log.tmp, server-B.log.tmp); no results file.
  */
 import path from 'node:path';
 import { HttpClient } from './clients.js';
 import { measureCpu } from './cpu.js';
 import { setupPairs, type Pair } from './scenarios/pairs.js';
 import { throughput } from './scenarios/throughput.js';
-import type { BenchContext, Timing } from './scenarios/common.js';
+import { FULL_TIMING, type BenchContext } from './scenarios/common.js';
 import { createDatabase, randomSecret, ROOT, seedUsers, startServer, type BenchDatabase, type ServerInstance } from './server.js';
 import { StoreClock } from './store-clock.js';
 
 const SENDERS = 32;
-const TIMING: Timing = { warmupMs: 2000, measureMs: 10_000, graceMs: 3000, hardCapExtraMs: 30_000 };
 const POOL_SIZE = 10;
 
 interface Side {
@@ -51,7 +52,7 @@ async function startSide(label: string, dir: string, cleanups: (() => Promise<un
   cleanups.push(() => storeClock.close());
   const http = new HttpClient('127.0.0.1', server.port, 2 * SENDERS);
   cleanups.push(async () => http.close());
-  const ctx: BenchContext = { quick: false, api: server, senderWs: server, recipientWs: server, http, storeClock, timing: TIMING, log: () => undefined };
+  const ctx: BenchContext = { quick: false, api: server, senderWs: server, recipientWs: server, http, storeClock, timing: FULL_TIMING, log: () => undefined };
   const pairs = await setupPairs(ctx, await seedUsers(db.url, 2 * SENDERS, jwtSecret, 3600), SENDERS);
   log(`${label}: ${dir} on port ${server.port} (pid ${server.pid}), ${pairs.length} pairs`);
   return { label, server, ctx, pairs };

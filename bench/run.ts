@@ -19,7 +19,7 @@ import { CommitProbe, type CommitProbeResult } from './commit-probe.js';
 import { measureCpu, type CpuUse } from './cpu.js';
 import { rawBaseline } from './raw-baseline.js';
 import { buildRows, ratioToBaselines, renderTable, writeResults, type BenchResults } from './report.js';
-import type { BenchContext, Timing } from './scenarios/common.js';
+import { FULL_TIMING, QUICK_TIMING, type BenchContext } from './scenarios/common.js';
 import { connections } from './scenarios/connections.js';
 import { fanout } from './scenarios/fanout.js';
 import { fullFlow } from './scenarios/full-flow.js';
@@ -61,9 +61,7 @@ function parseArgs(argv: string[]): Options {
 
 /** The sizes of each mode. Quick mode keeps the whole run (after the build) well under a minute. */
 function plan(quick: boolean) {
-  const timing: Timing = quick
-    ? { warmupMs: 1000, measureMs: 3000, graceMs: 3000, hardCapExtraMs: 20_000 }
-    : { warmupMs: 2000, measureMs: 10_000, graceMs: 5000, hardCapExtraMs: 30_000 };
+  const timing = quick ? QUICK_TIMING : FULL_TIMING;
   return {
     timing,
     senderCounts: [1, 16, 64],

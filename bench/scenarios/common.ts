@@ -30,6 +30,11 @@ export interface Timing {
   hardCapExtraMs: number;
 }
 
+/** Each measured phase's timing in a full run (`npm run bench`, and each round of `bench:paired`). */
+export const FULL_TIMING: Timing = { warmupMs: 2000, measureMs: 10_000, graceMs: 5000, hardCapExtraMs: 30_000 };
+/** The same in quick mode. */
+export const QUICK_TIMING: Timing = { warmupMs: 1000, measureMs: 3000, graceMs: 3000, hardCapExtraMs: 20_000 };
+
 /** One sent message and the sockets that must each receive its frame exactly once. */
 export interface SentMessage {
   id: string;
