@@ -22,12 +22,13 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
+    const http = host.switchToHttp();
     const body = databaseFailure(exception) ?? this.toBody(exception);
     if (body.statusCode === 500 && !(exception instanceof HttpException)) {
-      const reqId = host.switchToHttp().getRequest<{ id?: string }>().id;
+      const reqId = http.getRequest<{ id?: string }>().id;
       this.logger.error({ reqId }, exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
-    const response = host.switchToHttp().getResponse();
+    const response = http.getResponse();
     if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', '1');
     this.adapterHost.httpAdapter.reply(response, body, body.statusCode);
   }
