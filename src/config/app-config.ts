@@ -18,6 +18,13 @@ export interface AppConfig {
   databaseLockTimeoutMs: number;
   /** How long a statement may run before PostgreSQL cancels it (0: no limit); the request gets 503. */
   databaseStatementTimeoutMs: number;
+  /**
+   * How long one of Parley's own transactions may sit idle between statements before
+   * PostgreSQL ends its session (0: no limit). Its transactions take a millisecond or so; one
+   * idle for seconds belongs to an instance that has stalled or lost its network, and its row
+   * locks would refuse every other instance's writes to that conversation until it came back.
+   */
+  databaseIdleInTransactionTimeoutMs: number;
   redisUrl: string | undefined;
   /** Namespaces Parley's channels, so several installations can share one Redis. */
   redisChannelPrefix: string;
@@ -194,6 +201,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
     databaseLockTimeoutMs: integer(env, 'DATABASE_LOCK_TIMEOUT_MS', 2000, 0, 600_000),
     databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    databaseIdleInTransactionTimeoutMs: integer(env, 'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 10_000, 0, 3_600_000),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     redisChannelPrefix: channelPrefix(env),
     jwtSecret,

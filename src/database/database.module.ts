@@ -39,6 +39,7 @@ class EmbeddedPostgresModule implements OnApplicationShutdown {
         typeOrmOptions(config.databaseUrl ?? (await embedded!.start()), config.databasePoolSize, {
           lockTimeoutMs: config.databaseLockTimeoutMs,
           statementTimeoutMs: config.databaseStatementTimeoutMs,
+          idleInTransactionTimeoutMs: config.databaseIdleInTransactionTimeoutMs,
         }),
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();

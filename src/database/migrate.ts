@@ -6,15 +6,15 @@ const MIGRATION_LOCK_KEY = 7_261_977;
 /**
  * Applies pending migrations under a PostgreSQL advisory lock, so that several instances
  * starting together against one database migrate it exactly once. All of it runs on one
- * connection with the pool's lock and statement timeouts lifted: an instance waits for
- * another's migrations however long they take, and a migration may wait for the locks its DDL
- * needs and run as long as it must.
+ * connection with the pool's timeouts lifted: an instance waits for another's migrations
+ * however long they take, and a migration may wait for the locks its DDL needs and run as long
+ * as it must.
  */
 export async function runMigrations(dataSource: DataSource): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
-    await runner.query('SET lock_timeout = 0; SET statement_timeout = 0');
+    await runner.query('SET lock_timeout = 0; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0');
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     const executor = new MigrationExecutor(dataSource, runner);
     executor.transaction = 'each';
@@ -22,7 +22,7 @@ export async function runMigrations(dataSource: DataSource): Promise<void> {
   } finally {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     // Back to the pool's own settings before the connection is reused.
-    await runner.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
+    await runner.query('RESET lock_timeout; RESET statement_timeout; RESET idle_in_transaction_session_timeout').catch(() => undefined);
     await runner.release();
   }
 }

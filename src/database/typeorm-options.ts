@@ -2,10 +2,14 @@ import type { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations/index.js';
 import { entities } from './entities.js';
 
-/** Every pooled connection's `lock_timeout` and `statement_timeout`, in ms (0 or unset: none). */
+/**
+ * Every pooled connection's `lock_timeout`, `statement_timeout` and
+ * `idle_in_transaction_session_timeout`, in ms (0 or unset: none).
+ */
 export interface StatementLimits {
   lockTimeoutMs?: number;
   statementTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
 }
 
 /**
@@ -30,6 +34,7 @@ export function typeOrmOptions(url: string, poolSize: number, limits: StatementL
       idleTimeoutMillis: 30_000,
       ...(limits.lockTimeoutMs ? { lock_timeout: limits.lockTimeoutMs } : {}),
       ...(limits.statementTimeoutMs ? { statement_timeout: limits.statementTimeoutMs } : {}),
+      ...(limits.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs } : {}),
     },
   };
 }

@@ -104,3 +104,39 @@ describe.runIf(process.env.TEST_DATABASE_URL)('statements that run too long: sta
     await migrateBehindAnotherInstance(app, 'statement_timeout');
   });
 });
+
+describe.runIf(process.env.TEST_DATABASE_URL)('a transaction of its own left idle (its instance stalled): idle-in-transaction timeout', () => {
+  let app: TestApp;
+  // The lock timeout stays at its default (2 s), well past this limit.
+  beforeAll(async () => (app = await startApp({ DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: String(LIMIT_MS) })));
+  afterAll(async () => app?.close());
+
+  it('is ended by PostgreSQL and rolled back, so writes into its conversation go through', async () => {
+    const [owner, member] = [await newUser(app), await newUser(app)];
+    const group = await newGroup(app, owner, [member]);
+    const message = await send(app, owner, group, 'before');
+    // One of the app's pooled connections stops between two statements of a transaction,
+    // holding the conversation's row (as an edit does) and having changed a message.
+    const stalled = app.app.get(DataSource).createQueryRunner();
+    await stalled.connect();
+    await stalled.startTransaction();
+    await stalled.query('SELECT FROM conversations WHERE id = $1 FOR UPDATE', [group]);
+    await stalled.query(`UPDATE messages SET body = 'never committed' WHERE id = $1`, [message.id]);
+    try {
+      const sent = await app.http().post('/api/v1/messages').set(member.auth).send({ conversationId: group, body: 'after' });
+      expect(sent.status).toBe(201);
+      expect(sent.body.seq).toBe(message.seq + 1);
+      await expect(stalled.query('SELECT 1')).rejects.toThrow();
+    } finally {
+      await stalled.release().catch(() => undefined);
+    }
+    const unchanged = await app.http().get(`/api/v1/messages/${message.id}`).set(member.auth);
+    expect(unchanged.body.body).toBe('before');
+    // The pool goes on serving after losing that connection.
+    expect((await send(app, owner, group, 'later')).seq).toBe(message.seq + 2);
+  });
+
+  it('leave migrations alone', async () => {
+    await migrateBehindAnotherInstance(app, 'idle_in_transaction_session_timeout');
+  });
+});

@@ -8,6 +8,15 @@ describe('loadConfig', () => {
     expect(config.jwtSecret).toHaveLength(64);
   });
 
+  it('bounds every database statement and transaction by default, and lets each limit be lifted with 0', () => {
+    expect(loadConfig({})).toMatchObject({
+      databaseLockTimeoutMs: 2000,
+      databaseStatementTimeoutMs: 30_000,
+      databaseIdleInTransactionTimeoutMs: 10_000,
+    });
+    expect(loadConfig({ DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '0' }).databaseIdleInTransactionTimeoutMs).toBe(0);
+  });
+
   it.each([
     [{ NODE_ENV: 'production' }, 'JWT_SECRET is required when NODE_ENV=production'],
     [{ NODE_ENV: 'production', JWT_SECRET: 'short' }, 'JWT_SECRET must be at least 32 characters'],
@@ -26,6 +35,7 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
     [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT must be json or pretty, got "xml"'],
     [{ SHUTDOWN_TIMEOUT_MS: '10s' }, 'SHUTDOWN_TIMEOUT_MS must be a whole number'],
+    [{ DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '3600001' }, 'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS must be between 0 and 3600000'],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
