@@ -1,3 +1,5 @@
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
+
 /** SQLSTATE codes the services turn into answers for clients. */
 export const UNIQUE_VIOLATION = '23505';
 /** A lock not granted within `lock_timeout`. */
@@ -38,8 +40,18 @@ export function isStatementRefused(error: unknown): boolean {
 const CONNECTION_FAILURE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03']);
 const CONNECTION_FAILURE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused/i;
 
+/**
+ * A transaction's connection lost between two of its statements (PostgreSQL ended the session,
+ * or it dropped): TypeORM has released it, and the transaction's next statement finds it gone.
+ * The transaction never reached its commit, so nothing of it was stored.
+ */
+function isTransactionConnectionLost(error: unknown): boolean {
+  return error instanceof QueryRunnerProviderAlreadyReleasedError || error instanceof QueryRunnerAlreadyReleasedError;
+}
+
 /** Whether an error means "PostgreSQL cannot be reached right now" (answered 503, not 500). */
 export function isDatabaseUnavailable(exception: unknown): boolean {
+  if (isTransactionConnectionLost(exception)) return true;
   const error = exception as { code?: string; message?: string; driverError?: { code?: string; message?: string } };
   const candidates = [error, error?.driverError].filter(Boolean) as { code?: string; message?: string }[];
   return candidates.some(

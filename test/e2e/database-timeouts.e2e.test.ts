@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DataSource, type EntityManager } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { runMigrations } from '../../src/database/migrate.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { newGroup, newUser, send } from '../support/factories.js';
@@ -134,6 +134,31 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a transaction of its own left idl
     expect(unchanged.body.body).toBe('before');
     // The pool goes on serving after losing that connection.
     expect((await send(app, owner, group, 'later')).seq).toBe(message.seq + 2);
+  });
+
+  it('answers the stalled request 503 when its instance carries on, having stored nothing of it', async () => {
+    const [owner, member] = [await newUser(app), await newUser(app)];
+    const group = await newGroup(app, owner, [member]);
+    const message = await send(app, owner, group, 'before');
+    // The edit's transaction stalls as it starts, three limits long, then does its work.
+    const dataSource = app.app.get(DataSource);
+    const transaction = dataSource.transaction.bind(dataSource);
+    vi.spyOn(dataSource, 'transaction').mockImplementationOnce(((work: (manager: EntityManager) => Promise<unknown>) =>
+      transaction(async (manager) => {
+        await new Promise((resolve) => setTimeout(resolve, 3 * LIMIT_MS));
+        return work(manager);
+      })) as typeof dataSource.transaction);
+    const stalled = await app.http().patch(`/api/v1/messages/${message.id}`).set(owner.auth).send({ body: 'edited' });
+    expect(vi.mocked(dataSource.transaction)).toHaveBeenCalledTimes(1);
+    expect(stalled.status).toBe(503);
+    expect(stalled.headers['retry-after']).toBe('1');
+    expect(stalled.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'The database is unavailable; try again shortly' });
+    vi.mocked(dataSource.transaction).mockRestore();
+    const unchanged = await app.http().get(`/api/v1/messages/${message.id}`).set(member.auth);
+    expect(unchanged.body).toMatchObject({ body: 'before', changeSeq: message.changeSeq });
+    const retried = await app.http().patch(`/api/v1/messages/${message.id}`).set(owner.auth).send({ body: 'edited' });
+    expect(retried.status).toBe(200);
+    expect(retried.body.body).toBe('edited');
   });
 
   it('leave migrations alone', async () => {
