@@ -1,7 +1,9 @@
 import { MigrationExecutor, type DataSource } from 'typeorm';
+import { LIMIT_SETTINGS } from './typeorm-options.js';
 
 // Any constant works; it only has to be the same in every Parley process.
 const MIGRATION_LOCK_KEY = 7_261_977;
+const SETTINGS = Object.values(LIMIT_SETTINGS);
 
 /**
  * Applies pending migrations under a PostgreSQL advisory lock, so that several instances
@@ -14,7 +16,7 @@ export async function runMigrations(dataSource: DataSource): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
-    await runner.query('SET lock_timeout = 0; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0');
+    await runner.query(SETTINGS.map((setting) => `SET ${setting} = 0`).join('; '));
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     const executor = new MigrationExecutor(dataSource, runner);
     executor.transaction = 'each';
@@ -22,7 +24,7 @@ export async function runMigrations(dataSource: DataSource): Promise<void> {
   } finally {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     // Back to the pool's own settings before the connection is reused.
-    await runner.query('RESET lock_timeout; RESET statement_timeout; RESET idle_in_transaction_session_timeout').catch(() => undefined);
+    await runner.query(SETTINGS.map((setting) => `RESET ${setting}`).join('; ')).catch(() => undefined);
     await runner.release();
   }
 }

@@ -2,15 +2,16 @@ import type { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations/index.js';
 import { entities } from './entities.js';
 
-/**
- * Every pooled connection's `lock_timeout`, `statement_timeout` and
- * `idle_in_transaction_session_timeout`, in ms (0 or unset: none).
- */
-export interface StatementLimits {
-  lockTimeoutMs?: number;
-  statementTimeoutMs?: number;
-  idleInTransactionTimeoutMs?: number;
-}
+/** The PostgreSQL setting behind each of the pool's limits; migrations lift them all (runMigrations). */
+export const LIMIT_SETTINGS = {
+  lockTimeoutMs: 'lock_timeout',
+  statementTimeoutMs: 'statement_timeout',
+  idleInTransactionTimeoutMs: 'idle_in_transaction_session_timeout',
+} as const;
+
+/** Every pooled connection's limits, in ms (0 or unset: none). */
+export type StatementLimits = Partial<Record<keyof typeof LIMIT_SETTINGS, number>>;
+const LIMITS = Object.entries(LIMIT_SETTINGS) as [keyof StatementLimits, string][];
 
 /**
  * The one TypeORM configuration, shared by the app, the tests and the migration CLI. The
@@ -32,9 +33,8 @@ export function typeOrmOptions(url: string, poolSize: number, limits: StatementL
       // Fail fast instead of queueing forever when the database is unreachable.
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
-      ...(limits.lockTimeoutMs ? { lock_timeout: limits.lockTimeoutMs } : {}),
-      ...(limits.statementTimeoutMs ? { statement_timeout: limits.statementTimeoutMs } : {}),
-      ...(limits.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs } : {}),
+      // `pg` sends these as startup parameters of every connection.
+      ...Object.fromEntries(LIMITS.filter(([limit]) => limits[limit]).map(([limit, setting]) => [setting, limits[limit]])),
     },
   };
 }
