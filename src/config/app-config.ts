@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isLengthBetween } from '../common/text-length.js';
 
 /** Raised when an environment variable is missing or malformed; main.ts prints it as one line. */
 export class ConfigError extends Error {}
@@ -188,7 +189,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (adminUsername && !USERNAME_PATTERN.test(adminUsername)) {
     throw new ConfigError('ADMIN_USERNAME must be 3–32 characters of a-z 0-9 _ . -');
   }
-  if (adminPassword && (adminPassword.length < PASSWORD_MIN_LENGTH || adminPassword.length > PASSWORD_MAX_LENGTH)) {
+  if (adminPassword && !isLengthBetween(adminPassword, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH)) {
     throw new ConfigError(`ADMIN_PASSWORD must be ${PASSWORD_MIN_LENGTH}–${PASSWORD_MAX_LENGTH} characters`);
   }
 

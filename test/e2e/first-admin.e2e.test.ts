@@ -70,6 +70,8 @@ describe('create-admin on the command line', () => {
   it.each([
     [['create-admin', 'x!'], 'long enough pw\n', 1, 'create-admin: username must be 3–32 characters of a-z 0-9 _ . -\n'],
     [['create-admin', 'valid_name'], 'short\n', 1, 'create-admin: password must be 8–128 characters\n'],
+    // Counted in characters, as registration counts them: 7 emoji are 14 UTF-16 code units.
+    [['create-admin', 'valid_name'], `${'😀'.repeat(7)}\n`, 1, 'create-admin: password must be 8–128 characters\n'],
     [['create-admin'], '', 2, /^usage: parley create-admin <username>/],
     [['drop-tables'], '', 2, /^usage: parley create-admin <username>/],
   ])('%j with stdin %j exits with %i', (args, stdin, status, message) => {

@@ -316,6 +316,27 @@ describe('messages', () => {
     const history = await app.http().get(`/api/v1/conversations/${conversationId}/messages`).set(a.auth);
     expect(history.body.items).toEqual([tombstone.body]);
   });
+  it('counts a body in characters, an emoji as one, the same when sending and editing', async () => {
+    const [a, b] = [await newUser(app), await newUser(app)];
+    const conversationId = await newDirect(app, a, b);
+    // 4000 characters, 8000 UTF-16 code units.
+    const longest = '😀'.repeat(4000);
+    const sent = await app.http().post('/api/v1/messages').set(a.auth).send({ conversationId, body: longest, clientMessageId: '😀'.repeat(100) });
+    expect(sent.status).toBe(201);
+    expect(sent.body.body).toBe(longest);
+    expect((await app.http().get(`/api/v1/messages/${sent.body.id}`).set(b.auth)).body.body).toBe(longest);
+    const edited = await app.http().patch(`/api/v1/messages/${sent.body.id}`).set(a.auth).send({ body: `${longest.slice(2)}❤️` });
+    expect(edited.status).toBe(200);
+
+    for (const refused of [
+      app.http().post('/api/v1/messages').set(a.auth).send({ conversationId, body: `${longest}😀` }),
+      app.http().patch(`/api/v1/messages/${sent.body.id}`).set(a.auth).send({ body: `${longest}😀` }),
+    ]) {
+      const answer = await refused;
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toEqual(['body must be 1–4000 characters after trimming']);
+    }
+  });
 });
 
 describe('catching up after being offline', () => {

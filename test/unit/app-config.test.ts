@@ -32,6 +32,8 @@ describe('loadConfig', () => {
     [{ ADMIN_PASSWORD: 'long enough' }, 'ADMIN_USERNAME and ADMIN_PASSWORD must be set together'],
     [{ ADMIN_USERNAME: 'r', ADMIN_PASSWORD: 'long enough' }, 'ADMIN_USERNAME must be 3–32 characters of a-z 0-9 _ . -'],
     [{ ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'short' }, 'ADMIN_PASSWORD must be 8–128 characters'],
+    // Counted in characters, as registration counts a password: 7 emoji are 14 UTF-16 code units.
+    [{ ADMIN_USERNAME: 'root', ADMIN_PASSWORD: '😀'.repeat(7) }, 'ADMIN_PASSWORD must be 8–128 characters'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
     [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT must be json or pretty, got "xml"'],
     [{ SHUTDOWN_TIMEOUT_MS: '10s' }, 'SHUTDOWN_TIMEOUT_MS must be a whole number'],

@@ -99,9 +99,15 @@ async function expectSameAnswer(value: unknown): Promise<void> {
 }
 
 const id = fc.constantFrom('1', '42', '999999999999999999', '0', '01', '-1', '1.5', 'abc', ' 7', '1'.repeat(19), '');
+/** Characters of two UTF-16 code units each, and one with its emoji presentation selector. */
+const emoji = '😀';
+const heart = '❤️';
 const text = fc.oneof(
   fc.string({ maxLength: 12 }),
+  // Any code point, lone surrogates too; NUL is refused before the body is checked (its own test).
+  fc.string({ maxLength: 12, unit: 'binary' }).map((value) => value.replaceAll('\0', '')),
   fc.constantFrom('', ' ', ' \n\t ', ' hi ', 'x'.repeat(100), 'x'.repeat(101), 'y'.repeat(4000), ` ${'y'.repeat(4000)} `, 'y'.repeat(4001)),
+  fc.constantFrom(emoji.repeat(100), emoji.repeat(101), emoji.repeat(4000), ` ${emoji.repeat(4000)} `, emoji.repeat(4001), heart.repeat(4000), heart.repeat(4001)),
 );
 const other = fc.oneof(fc.constant(null), fc.integer(), fc.boolean(), fc.constant([]), fc.constant(['a']), fc.constant({}), fc.constant({ text: 'hi' }));
 const field = fc.oneof(id, text, other);
@@ -140,6 +146,8 @@ describe('SendMessageDto.fromBody', () => {
       { conversationId: '12', body: 'hi', clientMessageId: null },
       { conversationId: '12', body: 'hi', clientMessageId: '' },
       { conversationId: '12', body: 'x'.repeat(4001) },
+      { conversationId: '12', body: emoji.repeat(4000), clientMessageId: emoji.repeat(100) },
+      { conversationId: '12', body: emoji.repeat(4001), clientMessageId: emoji.repeat(101) },
       { conversationId: null, body: 'hi' },
     ]) {
       await expectSameAnswer(value);

@@ -1,6 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { isId } from '../../common/ids.js';
+import { isLengthBetween } from '../../common/text-length.js';
 import { ID_MESSAGE, unknownField } from '../../common/validation.js';
 
 export const MAX_BODY_LENGTH = 4000;
@@ -54,14 +55,14 @@ export class SendMessageDto {
     }
     if (toUser && !isId(recipientId)) problems.push(ID_MESSAGE.replace('$property', 'recipientId'));
     const text = typeof body === 'string' ? body.trim() : undefined;
-    if (text === undefined || text.length < 1 || text.length > MAX_BODY_LENGTH) {
+    if (text === undefined || !isLengthBetween(text, 1, MAX_BODY_LENGTH)) {
       problems.push(`body must be 1–${MAX_BODY_LENGTH} characters after trimming`);
     }
     const idempotent = clientMessageId !== undefined && clientMessageId !== null;
     if (idempotent) {
       if (typeof clientMessageId !== 'string') problems.push('clientMessageId must be a string');
       else if (clientMessageId.length < 1) problems.push('clientMessageId must be longer than or equal to 1 characters');
-      else if (clientMessageId.length > MAX_CLIENT_MESSAGE_ID_LENGTH) {
+      else if (!isLengthBetween(clientMessageId, 1, MAX_CLIENT_MESSAGE_ID_LENGTH)) {
         problems.push(`clientMessageId must be shorter than or equal to ${MAX_CLIENT_MESSAGE_ID_LENGTH} characters`);
       }
     }
