@@ -1,20 +1,18 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { InOrder } from './validation.js';
 
 /** `?limit=&cursor=` of every keyset-paginated list. */
 export class CursorPageQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
   @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @InOrder(IsInt(), Min(1), Max(100))
   limit: number = 20;
 
   @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page' })
   @IsOptional()
-  @IsString()
-  @MaxLength(512)
+  @InOrder(IsString(), MaxLength(512))
   cursor?: string;
 }

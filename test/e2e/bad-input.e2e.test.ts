@@ -137,6 +137,33 @@ describe('bad input gets a clear 4xx in the contract’s error shape', () => {
     expect(JSON.stringify(response.body)).not.toMatch(/at \w+ \(|node_modules|SELECT|INSERT|QueryFailedError/);
   });
 
+  // The pipe reports a field's first failing check: a value of the wrong type must be told its
+  // type, not a range or length it was never going to meet.
+  it.each([
+    ['get', '/api/v1/users?limit=abc', undefined, 'limit must be an integer number'],
+    ['get', '/api/v1/users?limit=1000', undefined, 'limit must not be greater than 100'],
+    ['get', '/api/v1/users?q=a&q=b', undefined, 'q must be a string'],
+    ['get', '/api/v1/users?cursor=a&cursor=b', undefined, 'cursor must be a string'],
+    ['get', '/api/v1/conversations/1/messages?after=abc', undefined, 'after must be an integer number'],
+    ['get', '/api/v1/conversations/1/messages?before=5&before=6', undefined, 'before must be an integer number'],
+    ['get', '/api/v1/conversations/1/changes', undefined, 'since must be an integer number'],
+    ['post', '/api/v1/conversations/1/read', { seq: 'abc' }, 'seq must be an integer number'],
+    ['post', '/api/v1/conversations/1/read', {}, 'seq must be an integer number'],
+    ['post', '/api/v1/conversations/1/read', { seq: -1 }, 'seq must not be less than 0'],
+    ['post', '/api/v1/conversations', { type: 'group', title: 't', memberIds: '2' }, 'memberIds must be an array'],
+    ['post', '/api/v1/conversations', { type: 'group', title: 5, memberIds: [] }, 'title must be a string'],
+    ['post', '/api/v1/conversations/1/members', { userIds: '3' }, 'userIds must be an array'],
+    ['post', '/api/v1/conversations/1/members', { userIds: [] }, 'userIds must contain at least 1 elements'],
+    ['post', '/api/v1/auth/register', { username: 'valid_name', password: 12345678 }, 'password must be a string'],
+    ['post', '/api/v1/auth/register', { username: 'valid_name', password: 'long enough', displayName: 5 }, 'displayName must be a string'],
+    ['post', '/api/v1/auth/login', { username: 5, password: 'long enough' }, 'username must be a string'],
+  ] as const)('%s %s %j is told: %s', async (method, path, body, message) => {
+    const request = app.http()[method](path).set(alice.auth);
+    const response = body === undefined ? await request : await request.send(body);
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ statusCode: 400, error: 'Bad Request', message: [message] });
+  });
+
   it('rejects malformed JSON, a non-JSON content type and an oversized body', async () => {
     const malformed = await app.http().post('/api/v1/messages').set(alice.auth).set('Content-Type', 'application/json').send('{"body": ');
     expect(malformed.status).toBe(400);

@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { CursorPageQuery } from '../../common/page.query.js';
+import { InOrder } from '../../common/validation.js';
 import type { Role } from '../../users/user.entity.js';
 
 /** `?active=true|false`: anything else stays a string and fails @IsBoolean (400). */
@@ -11,8 +12,7 @@ export const BooleanString = () =>
 export class ListAdminUsersQuery extends CursorPageQuery {
   @ApiPropertyOptional({ description: 'Matches anywhere in the username or display name, case-insensitively', maxLength: 64 })
   @IsOptional()
-  @IsString()
-  @MaxLength(64)
+  @InOrder(IsString(), MaxLength(64))
   q?: string;
 
   @ApiPropertyOptional({ enum: ['user', 'admin'] })

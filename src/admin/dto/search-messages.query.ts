@@ -2,7 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsISO8601, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { CursorPageQuery } from '../../common/page.query.js';
-import { ID_MESSAGE, ID_PATTERN } from '../../common/validation.js';
+import { ID_MESSAGE, ID_PATTERN, InOrder } from '../../common/validation.js';
 
 /** `?q=` (empty, as a search form sends it) means no search. */
 const TrimToUndefined = () =>
@@ -17,8 +17,7 @@ export class SearchMessagesQuery extends CursorPageQuery {
   })
   @TrimToUndefined()
   @IsOptional()
-  @IsString()
-  @Length(1, 200)
+  @InOrder(IsString(), Length(1, 200))
   q?: string;
 
   @ApiPropertyOptional({ description: 'Only messages sent by this user', example: '42' })

@@ -8,7 +8,7 @@ import {
   Matches,
   ValidateIf,
 } from 'class-validator';
-import { ID_MESSAGE, ID_PATTERN, Trim } from '../../common/validation.js';
+import { ID_MESSAGE, ID_PATTERN, InOrder, Trim } from '../../common/validation.js';
 
 export const MAX_MEMBERS_PER_REQUEST = 1000;
 
@@ -27,14 +27,11 @@ export class CreateConversationDto {
   @ApiPropertyOptional({ description: 'group: its title', minLength: 1, maxLength: 200, example: 'team' })
   @ValidateIf((dto: CreateConversationDto) => dto.type === 'group' || dto.title !== undefined)
   @Trim()
-  @IsString()
-  @Length(1, 200)
+  @InOrder(IsString(), Length(1, 200))
   title?: string;
 
   @ApiPropertyOptional({ type: [String], maxItems: 1000, description: 'group: the other members (the caller joins as owner)', example: ['43', '44'] })
   @ValidateIf((dto: CreateConversationDto) => dto.type === 'group' || dto.memberIds !== undefined)
-  @IsArray()
-  @ArrayMaxSize(MAX_MEMBERS_PER_REQUEST)
-  @Matches(ID_PATTERN, { each: true, message: 'memberIds must be ids (decimal strings)' })
+  @InOrder(IsArray(), ArrayMaxSize(MAX_MEMBERS_PER_REQUEST), Matches(ID_PATTERN, { each: true, message: 'memberIds must be ids (decimal strings)' }))
   memberIds?: string[];
 }
