@@ -31,6 +31,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       bufferLogs: true,
       // During a graceful shutdown, new requests get 503 while in-flight ones finish.
       return503OnClosing: true,
+      // Nest would add a form (urlencoded) parser beside Fastify's own JSON one; the API takes
+      // JSON only (configureApp), and a form body is a 415 like any other non-JSON body.
+      bodyParser: false,
     },
   );
   app.useLogger(app.get(Logger));

@@ -172,6 +172,12 @@ describe('bad input gets a clear 4xx in the contract’s error shape', () => {
     const text = await app.http().post('/api/v1/messages').set(alice.auth).set('Content-Type', 'text/plain').send('hello');
     expect(text.status).toBe(415);
     expect(text.body).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' });
+    // An HTML form's encoding too: a form on another site could otherwise register or log in.
+    for (const path of ['/api/v1/auth/login', '/api/v1/messages']) {
+      const form = await app.http().post(path).set(alice.auth).type('form').send({ username: alice.username, password: 'x', conversationId: directId, body: 'hi' });
+      expect(form.status).toBe(415);
+      expect(form.body).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' });
+    }
 
     const huge = await app.http().post('/api/v1/messages').set(alice.auth).send({ conversationId: directId, body: long(200_000) });
     expect(huge.status).toBe(413);
