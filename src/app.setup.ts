@@ -2,6 +2,7 @@ import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import helmet from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
@@ -43,8 +44,10 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
 }
 
 export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  const fastify = app.getHttpAdapter().getInstance();
   // The API speaks JSON only: any other body type is a 415, not a string to validate.
-  app.getHttpAdapter().getInstance().removeContentTypeParser('text/plain');
+  fastify.removeContentTypeParser('text/plain');
+  takeEmptyJsonAsNoBody(fastify);
   app.useWebSocketAdapter(new ParleyWsAdapter(app));
   app.useGlobalFilters(new HttpExceptionFilter(app.get(HttpAdapterHost)));
   app.useGlobalPipes(new AppValidationPipe());
@@ -52,6 +55,22 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   observeRequests(app, securityHeaders());
   setupOpenApi(app);
   serveWebClient(app);
+}
+
+/**
+ * An empty body labelled JSON is no body, as Express, Django and Rails take it: HTTP client
+ * wrappers that set `Content-Type: application/json` on every request would otherwise get 400
+ * from the calls that take no body (DELETE, `POST /auth/ws-ticket`). A call that needs a body
+ * still says which fields are missing. Anything else goes to Fastify's own JSON parser, which
+ * refuses `__proto__` and `constructor.prototype` keys.
+ */
+function takeEmptyJsonAsNoBody(fastify: FastifyInstance): void {
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0) done(null, undefined);
+    else parseJson(request, body as string, done); // parseAs: 'string'
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
+import type { Test } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
-import { newScene, type TestUser } from '../support/factories.js';
+import { newScene, send, type TestUser } from '../support/factories.js';
 
 let app: TestApp;
 let alice: TestUser;
@@ -187,5 +188,30 @@ describe('bad input gets a clear 4xx in the contract’s error shape', () => {
   it('changed nothing while refusing all of the above', async () => {
     const history = await app.http().get(`/api/v1/conversations/${directId}/messages`).set(alice.auth);
     expect(history.body.items.map((m: { body: string }) => m.body)).toEqual(['hello']);
+  });
+});
+
+describe('an empty body labelled JSON', () => {
+  // As client wrappers send it that set the content type on every request.
+  const emptyJson = (request: Test) => request.set(alice.auth).set('Content-Type', 'application/json');
+
+  it('is no body: calls that take none succeed, and a call that needs one names what is missing', async () => {
+    expect((await emptyJson(app.http().post('/api/v1/auth/ws-ticket'))).status).toBe(201);
+    const doomed = await send(app, alice, groupId, 'to be deleted');
+    expect((await emptyJson(app.http().delete(`/api/v1/messages/${doomed.id}`))).status).toBe(204);
+
+    const noSend = await emptyJson(app.http().post('/api/v1/messages'));
+    expect(noSend.status).toBe(400);
+    expect(noSend.body.message).toEqual(['conversationId or recipientId is required', 'body must be 1–4000 characters after trimming']);
+    const noRead = await emptyJson(app.http().post(`/api/v1/conversations/${groupId}/read`));
+    expect(noRead.body).toEqual({ statusCode: 400, error: 'Bad Request', message: ['seq must be an integer number'] });
+  });
+
+  it('is still JSON: blank or malformed text, and prototype keys, are refused', async () => {
+    for (const text of [' ', '{', '{"__proto__": {"x": 1}}', '{"constructor": {"prototype": {"x": 1}}}']) {
+      const response = await emptyJson(app.http().post('/api/v1/messages')).send(text);
+      expect(response.status, text).toBe(400);
+      expect(response.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    }
   });
 });
