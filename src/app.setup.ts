@@ -51,7 +51,9 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   app.useWebSocketAdapter(new ParleyWsAdapter(app));
   app.useGlobalFilters(new HttpExceptionFilter(app.get(HttpAdapterHost)));
   app.useGlobalPipes(new AppValidationPipe());
-  app.enableCors({ origin: config.allowedOrigins ?? true });
+  // An OPTIONS request that is not a browser's preflight (no Origin) gets the same empty 204, not
+  // @fastify/cors's plain-text 400, which is outside the contract's error shape.
+  app.enableCors({ origin: config.allowedOrigins ?? true, strictPreflight: false });
   observeRequests(app, securityHeaders());
   setupOpenApi(app);
   serveWebClient(app);

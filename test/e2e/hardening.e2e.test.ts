@@ -177,6 +177,10 @@ describe('browsers and sockets', () => {
       .set('Origin', 'https://evil.example.net')
       .set('Access-Control-Request-Method', 'POST');
     expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+    // Not a preflight (no Origin): an empty answer, not an error outside the contract's shape.
+    const plain = await app.http().options('/api/v1/messages');
+    expect(plain.status).toBe(204);
+    expect(plain.text).toBe('');
   });
 
   it('limits the sockets one user may hold open', async () => {
