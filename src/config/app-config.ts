@@ -26,6 +26,13 @@ export interface AppConfig {
    * locks would refuse every other instance's writes to that conversation until it came back.
    */
   databaseIdleInTransactionTimeoutMs: number;
+  /**
+   * How long a statement may wait with nothing heard from PostgreSQL before its connection is
+   * closed and the request answered 503 (0: no limit): a hung server or a network dropping
+   * packets, where PostgreSQL's own limits cannot reach the client. Above the statement
+   * timeout, so that PostgreSQL's cancellation comes first when it can.
+   */
+  databaseAnswerTimeoutMs: number;
   redisUrl: string | undefined;
   /** Namespaces Parley's channels, so several installations can share one Redis. */
   redisChannelPrefix: string;
@@ -111,6 +118,19 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
+/**
+ * DATABASE_ANSWER_TIMEOUT_MS: by default 10 s past the statement timeout, or none with that
+ * lifted (statements may then run as long as they like, and no answer comes meanwhile).
+ */
+function answerTimeout(env: Env, statementTimeoutMs: number): number {
+  const fallback = statementTimeoutMs > 0 ? statementTimeoutMs + 10_000 : 0;
+  const value = integer(env, 'DATABASE_ANSWER_TIMEOUT_MS', fallback, 0, 3_600_000);
+  if (value > 0 && statementTimeoutMs > 0 && value <= statementTimeoutMs) {
+    throw new ConfigError('DATABASE_ANSWER_TIMEOUT_MS must be above DATABASE_STATEMENT_TIMEOUT_MS (or 0)');
+  }
+  return value;
+}
+
 function url(env: Env, name: string, protocols: string[]): string | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -193,6 +213,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     throw new ConfigError(`ADMIN_PASSWORD must be ${PASSWORD_MIN_LENGTH}–${PASSWORD_MAX_LENGTH} characters`);
   }
 
+  const databaseStatementTimeoutMs = integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000);
+
   return {
     nodeEnv,
     port: integer(env, 'PORT', 3000, 0, 65535),
@@ -201,8 +223,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dataDir: env.DATA_DIR || './data',
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
     databaseLockTimeoutMs: integer(env, 'DATABASE_LOCK_TIMEOUT_MS', 2000, 0, 600_000),
-    databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    databaseStatementTimeoutMs,
     databaseIdleInTransactionTimeoutMs: integer(env, 'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 10_000, 0, 3_600_000),
+    databaseAnswerTimeoutMs: answerTimeout(env, databaseStatementTimeoutMs),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     redisChannelPrefix: channelPrefix(env),
     jwtSecret,

@@ -40,6 +40,7 @@ class EmbeddedPostgresModule implements OnApplicationShutdown {
           lockTimeoutMs: config.databaseLockTimeoutMs,
           statementTimeoutMs: config.databaseStatementTimeoutMs,
           idleInTransactionTimeoutMs: config.databaseIdleInTransactionTimeoutMs,
+          answerTimeoutMs: config.databaseAnswerTimeoutMs,
         }),
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();

@@ -1,4 +1,5 @@
 import { MigrationExecutor, type DataSource } from 'typeorm';
+import { withoutAnswerTimeout } from './answer-timeout-client.js';
 import { LIMIT_SETTINGS } from './typeorm-options.js';
 
 // Any constant works; it only has to be the same in every Parley process.
@@ -14,13 +15,15 @@ const SETTINGS = Object.values(LIMIT_SETTINGS);
  */
 export async function runMigrations(dataSource: DataSource): Promise<void> {
   const runner = dataSource.createQueryRunner();
-  await runner.connect();
+  const connection: unknown = await runner.connect();
   try {
     await runner.query(SETTINGS.map((setting) => `SET ${setting} = 0`).join('; '));
-    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    const executor = new MigrationExecutor(dataSource, runner);
-    executor.transaction = 'each';
-    await executor.executePendingMigrations();
+    await withoutAnswerTimeout(connection, async () => {
+      await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+      const executor = new MigrationExecutor(dataSource, runner);
+      executor.transaction = 'each';
+      await executor.executePendingMigrations();
+    });
   } finally {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     // Back to the pool's own settings before the connection is reused.

@@ -1,5 +1,6 @@
 import type { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations/index.js';
+import { AnswerTimeoutClient } from './answer-timeout-client.js';
 import { entities } from './entities.js';
 
 /** The PostgreSQL setting behind each of the pool's limits; migrations lift them all (runMigrations). */
@@ -9,9 +10,12 @@ export const LIMIT_SETTINGS = {
   idleInTransactionTimeoutMs: 'idle_in_transaction_session_timeout',
 } as const;
 
-/** Every pooled connection's limits, in ms (0 or unset: none). */
-export type StatementLimits = Partial<Record<keyof typeof LIMIT_SETTINGS, number>>;
-const LIMITS = Object.entries(LIMIT_SETTINGS) as [keyof StatementLimits, string][];
+/**
+ * Every pooled connection's limits, in ms (0 or unset: none): PostgreSQL's, and how long a
+ * statement may wait for any answer (AnswerTimeoutClient).
+ */
+export type StatementLimits = Partial<Record<keyof typeof LIMIT_SETTINGS | 'answerTimeoutMs', number>>;
+const LIMITS = Object.entries(LIMIT_SETTINGS) as [keyof typeof LIMIT_SETTINGS, string][];
 
 /**
  * The one TypeORM configuration, shared by the app, the tests and the migration CLI. The
@@ -33,6 +37,8 @@ export function typeOrmOptions(url: string, poolSize: number, limits: StatementL
       // Fail fast instead of queueing forever when the database is unreachable.
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
+      Client: AnswerTimeoutClient,
+      answerTimeoutMs: limits.answerTimeoutMs,
       // `pg` sends these as startup parameters of every connection.
       ...Object.fromEntries(LIMITS.filter(([limit]) => limits[limit]).map(([limit, setting]) => [setting, limits[limit]])),
     },

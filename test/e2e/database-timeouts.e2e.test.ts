@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { runMigrations } from '../../src/database/migrate.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { newGroup, newUser, send } from '../support/factories.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 // A transaction left open on another connection (an operator's psql session, a stuck job)
 // holding rows that Parley's writes need. These need that second connection beside the app's,
@@ -163,5 +164,75 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a transaction of its own left idl
 
   it('leave migrations alone', async () => {
     await migrateBehindAnotherInstance(app, 'idle_in_transaction_session_timeout');
+  });
+});
+
+describe('a database that stops answering (a hung server, a network dropping every packet): answer timeout', () => {
+  const ANSWER_MS = 1000;
+  let proxy: TcpProxy;
+  let app: TestApp;
+  beforeAll(async () => {
+    proxy = await startTcpProxy(inject('databaseUrl'));
+    app = await startApp({ DATABASE_URL: proxy.url, DATABASE_STATEMENT_TIMEOUT_MS: '500', DATABASE_ANSWER_TIMEOUT_MS: String(ANSWER_MS) });
+  });
+  afterAll(async () => {
+    proxy?.thaw();
+    await app?.close();
+    await proxy?.close();
+  });
+
+  it('answers the requests waiting on it 503 once the limit passes, and serves again when it answers', async () => {
+    const [owner, member] = [await newUser(app), await newUser(app)];
+    const group = await newGroup(app, owner, [member]);
+    const before = await send(app, owner, group, 'before');
+    const sendDuring = () => app.http().post('/api/v1/messages').set(owner.auth).send({ conversationId: group, body: 'during', clientMessageId: 'during-1' });
+
+    proxy.freeze();
+    const started = performance.now();
+    const during = await Promise.all([
+      sendDuring(),
+      app.http().get(`/api/v1/conversations/${group}/messages`).set(member.auth),
+      app.http().patch(`/api/v1/messages/${before.id}`).set(owner.auth).send({ body: 'edited during' }),
+    ]);
+    // Statements on pooled connections wait ANSWER_MS; a new connection waits for the pool's
+    // 5 s connect timeout. Without the limit they wait for TCP to give up: a quarter of an hour.
+    expect(performance.now() - started).toBeLessThan(8000);
+    for (const answer of during) expect(answer.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+    expect(during[0].headers['retry-after']).toBeDefined();
+
+    proxy.thaw();
+    // A statement that reached the server before its connection was given up on may still have
+    // run (here the proxy delivers what it held): a 503 leaves the outcome open, and the
+    // client's retry with the same clientMessageId settles it, storing the message once.
+    const retried = await sendDuring();
+    expect([200, 201]).toContain(retried.status);
+    expect((await app.http().post('/api/v1/messages').set(owner.auth).send({ conversationId: group, body: 'after' })).status).toBe(201);
+    const history = await app.http().get(`/api/v1/conversations/${group}/messages`).set(member.auth);
+    expect(history.body.items.map((m: { seq: number; body: string }) => [m.seq, m.body]).reverse()).toEqual([
+      [1, expect.stringMatching(/^(before|edited during)$/)],
+      [2, 'during'],
+      [3, 'after'],
+    ]);
+  });
+
+  it.runIf(process.env.TEST_DATABASE_URL)('leaves migrations alone: they wait for another instance migrating however long', async () => {
+    await db.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    let settled = false;
+    const migrating = runMigrations(app.app.get(DataSource)).finally(() => (settled = true));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 3 * ANSWER_MS));
+      expect(settled).toBe(false);
+    } finally {
+      await db.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+    await expect(migrating).resolves.toBeUndefined();
+    // The connection goes back to the pool with its limit: a silent one is given up on again.
+    const user = await newUser(app);
+    proxy.freeze();
+    try {
+      expect((await app.http().get('/api/v1/users/me').set(user.auth)).status).toBe(503);
+    } finally {
+      proxy.thaw();
+    }
   });
 });

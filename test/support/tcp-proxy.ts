@@ -7,6 +7,13 @@ export interface TcpProxy {
   cut: () => void;
   /** Lets connections through again. */
   restore: () => void;
+  /**
+   * Passes no data either way, and takes new connections without passing theirs on, yet
+   * closes nothing: a network that drops every packet, or a server that has hung.
+   */
+  freeze: () => void;
+  /** Passes data again, what was held back included, as TCP would once the network heals. */
+  thaw: () => void;
   close: () => Promise<void>;
 }
 
@@ -17,22 +24,31 @@ export interface TcpProxy {
 export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
   const target = new URL(targetUrl);
   const open = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   let cut = false;
+  let frozen = false;
+  const link = ([client, upstream]: [Socket, Socket]) => {
+    client.pipe(upstream);
+    upstream.pipe(client);
+  };
   const server: Server = createServer((client) => {
     if (cut) return client.destroy();
     const upstream = new Socket();
+    const pair: [Socket, Socket] = [client, upstream];
     open.add(client).add(upstream);
+    client.pause();
     const drop = () => {
       client.destroy();
       upstream.destroy();
       open.delete(client);
       open.delete(upstream);
+      pairs.delete(pair);
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
     upstream.connect(Number(target.port || 5432), target.hostname, () => {
-      client.pipe(upstream);
-      upstream.pipe(client);
+      pairs.add(pair);
+      if (!frozen) link(pair);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -49,6 +65,17 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     },
     restore: () => {
       cut = false;
+    },
+    freeze: () => {
+      frozen = true;
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream).pause();
+        upstream.unpipe(client).pause();
+      }
+    },
+    thaw: () => {
+      frozen = false;
+      for (const pair of pairs) link(pair);
     },
     close: async () => {
       for (const socket of open) socket.destroy();

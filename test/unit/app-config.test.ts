@@ -13,8 +13,16 @@ describe('loadConfig', () => {
       databaseLockTimeoutMs: 2000,
       databaseStatementTimeoutMs: 30_000,
       databaseIdleInTransactionTimeoutMs: 10_000,
+      databaseAnswerTimeoutMs: 40_000,
     });
     expect(loadConfig({ DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '0' }).databaseIdleInTransactionTimeoutMs).toBe(0);
+    expect(loadConfig({ DATABASE_ANSWER_TIMEOUT_MS: '0' }).databaseAnswerTimeoutMs).toBe(0);
+  });
+
+  it('waits for an answer 10 s past the statement timeout by default, and without limit when that is lifted', () => {
+    expect(loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '5000' }).databaseAnswerTimeoutMs).toBe(15_000);
+    expect(loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '0' }).databaseAnswerTimeoutMs).toBe(0);
+    expect(loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '0', DATABASE_ANSWER_TIMEOUT_MS: '60000' }).databaseAnswerTimeoutMs).toBe(60_000);
   });
 
   it.each([
@@ -38,6 +46,7 @@ describe('loadConfig', () => {
     [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT must be json or pretty, got "xml"'],
     [{ SHUTDOWN_TIMEOUT_MS: '10s' }, 'SHUTDOWN_TIMEOUT_MS must be a whole number'],
     [{ DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '3600001' }, 'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS must be between 0 and 3600000'],
+    [{ DATABASE_ANSWER_TIMEOUT_MS: '30000' }, 'DATABASE_ANSWER_TIMEOUT_MS must be above DATABASE_STATEMENT_TIMEOUT_MS (or 0)'],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
