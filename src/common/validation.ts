@@ -1,5 +1,6 @@
 import { type ArgumentMetadata, BadRequestException, ValidationPipe, type ValidationPipeOptions, applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
+import { Matches } from 'class-validator';
 import { ID_PATTERN } from './ids.js';
 import { assertNoNulCharacters } from './nul-characters.js';
 
@@ -13,6 +14,17 @@ export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? 
  * it was over the maximum, and `{"password": 12345678}` that it must be 8–128 characters.
  */
 export const InOrder = (...checks: PropertyDecorator[]) => applyDecorators(...checks);
+
+/**
+ * A name or title: one line shown among others, so no control characters (line breaks, tabs,
+ * terminal escapes) and none of Unicode's text-direction overrides and isolates
+ * (U+202A–U+202E, U+2066–U+2069), with which a name displays as something else ("Trojan
+ * Source" spoofing). Any script, and emoji sequences (joined by U+200D), are fine.
+ */
+export const OneLineName = () =>
+  Matches(/^[^\p{Cc}\u202A-\u202E\u2066-\u2069]*$/u, {
+    message: '$property must not contain control characters or text-direction overrides',
+  });
 
 export const ID_MESSAGE = '$property must be an id (a decimal string)';
 export { ID_PATTERN };

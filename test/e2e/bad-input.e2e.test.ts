@@ -158,11 +158,24 @@ describe('bad input gets a clear 4xx in the contract’s error shape', () => {
     ['post', '/api/v1/auth/register', { username: 'valid_name', password: 12345678 }, 'password must be a string'],
     ['post', '/api/v1/auth/register', { username: 'valid_name', password: 'long enough', displayName: 5 }, 'displayName must be a string'],
     ['post', '/api/v1/auth/login', { username: 5, password: 'long enough' }, 'username must be a string'],
+    ['post', '/api/v1/auth/register', { username: 'valid_name', password: 'long enough', displayName: 'two\nlines' }, 'displayName must not contain control characters or text-direction overrides'],
+    ['post', '/api/v1/auth/register', { username: 'valid_name', password: 'long enough', displayName: 'admin\u202Etxt.exe' }, 'displayName must not contain control characters or text-direction overrides'],
+    ['post', '/api/v1/conversations', { type: 'group', title: 'tab\there', memberIds: [] }, 'title must not contain control characters or text-direction overrides'],
+    ['post', '/api/v1/conversations', { type: 'group', title: '\u2066isolated\u2069', memberIds: [] }, 'title must not contain control characters or text-direction overrides'],
   ] as const)('%s %s %j is told: %s', async (method, path, body, message) => {
     const request = app.http()[method](path).set(alice.auth);
     const response = body === undefined ? await request : await request.send(body);
     expect(response.status).toBe(400);
     expect(response.body).toEqual({ statusCode: 400, error: 'Bad Request', message: [message] });
+  });
+
+  it('takes names and titles in any script, emoji sequences and right-to-left text included', async () => {
+    const displayName = '👩‍💻 Ada · علي · 李雷';
+    const registered = await app.http().post('/api/v1/auth/register').send({ username: `names_${Date.now()}`, password: 'long enough', displayName });
+    expect(registered.status).toBe(201);
+    expect(registered.body.user.displayName).toBe(displayName);
+    const group = await app.http().post('/api/v1/conversations').set(alice.auth).send({ type: 'group', title: 'فريق 🇵🇸 team', memberIds: [] });
+    expect(group.status).toBe(201);
   });
 
   it('rejects malformed JSON, a non-JSON content type and an oversized body', async () => {

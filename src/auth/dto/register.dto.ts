@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { InOrder } from '../../common/validation.js';
+import { InOrder, OneLineName } from '../../common/validation.js';
 
 export class RegisterDto {
   /** 3–32 of a-z 0-9 _ . - (case-insensitive: stored lower-cased). */
@@ -12,8 +12,8 @@ export class RegisterDto {
   @InOrder(IsString(), Length(8, 128, { message: 'password must be 8–128 characters' }))
   password: string;
 
-  @ApiPropertyOptional({ maxLength: 64, description: 'Defaults to the username', example: 'Alice' })
+  @ApiPropertyOptional({ maxLength: 64, description: 'Defaults to the username. One line: no control characters or text-direction overrides', example: 'Alice' })
   @IsOptional()
-  @InOrder(IsString(), MaxLength(64), Matches(/\S/, { message: 'displayName must not be blank' }))
+  @InOrder(IsString(), MaxLength(64), Matches(/\S/, { message: 'displayName must not be blank' }), OneLineName())
   displayName?: string;
 }

@@ -8,7 +8,7 @@ import {
   Matches,
   ValidateIf,
 } from 'class-validator';
-import { ID_MESSAGE, ID_PATTERN, InOrder, Trim } from '../../common/validation.js';
+import { ID_MESSAGE, ID_PATTERN, InOrder, OneLineName, Trim } from '../../common/validation.js';
 
 export const MAX_MEMBERS_PER_REQUEST = 1000;
 
@@ -24,10 +24,10 @@ export class CreateConversationDto {
   @Matches(ID_PATTERN, { message: ID_MESSAGE })
   userId?: string;
 
-  @ApiPropertyOptional({ description: 'group: its title', minLength: 1, maxLength: 200, example: 'team' })
+  @ApiPropertyOptional({ description: 'group: its title (one line: no control characters or text-direction overrides)', minLength: 1, maxLength: 200, example: 'team' })
   @ValidateIf((dto: CreateConversationDto) => dto.type === 'group' || dto.title !== undefined)
   @Trim()
-  @InOrder(IsString(), Length(1, 200))
+  @InOrder(IsString(), Length(1, 200), OneLineName())
   title?: string;
 
   @ApiPropertyOptional({ type: [String], maxItems: 1000, description: 'group: the other members (the caller joins as owner)', example: ['43', '44'] })
