@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { Socket } from 'node:net';
 import pg from 'pg';
 
 const logger = new Logger('Database');
@@ -32,7 +33,7 @@ export class AnswerTimeoutClient extends pg.Client {
 
   private watchForSilence(timeoutMs: number): void {
     // pg's connection makes its socket when the client is made (a TLS one later wraps it).
-    const socket = (this as unknown as { connection: { stream: import('node:net').Socket } }).connection.stream;
+    const socket = (this as unknown as { connection: { stream: Socket } }).connection.stream;
     socket.setTimeout(timeoutMs);
     socket.on('timeout', () => {
       // pg sets readyForQuery once PostgreSQL has answered everything it was sent.

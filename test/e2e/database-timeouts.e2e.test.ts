@@ -41,22 +41,26 @@ async function writesWhileLocked(app: TestApp) {
   }
 }
 
-/** Runs the app's migrations while "another instance" holds the migration lock three limits long. */
-async function migrateBehindAnotherInstance(app: TestApp, setting: string): Promise<void> {
-  const dataSource = app.app.get(DataSource);
+/** Runs the app's migrations while "another instance" holds the migration lock for `holdMs`. */
+async function migrateBehindAnotherInstance(app: TestApp, holdMs: number): Promise<void> {
   await db.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
   let settled = false;
-  const migrating = runMigrations(dataSource).finally(() => (settled = true));
+  const migrating = runMigrations(app.app.get(DataSource)).finally(() => (settled = true));
   try {
-    await new Promise((resolve) => setTimeout(resolve, 3 * LIMIT_MS));
+    await new Promise((resolve) => setTimeout(resolve, holdMs));
     expect(settled).toBe(false);
   } finally {
     await db.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
   }
   await expect(migrating).resolves.toBeUndefined();
+}
+
+/** Migrations wait out a PostgreSQL limit three times over, then the pool has it back. */
+async function migrationsLift(app: TestApp, setting: string): Promise<void> {
+  await migrateBehindAnotherInstance(app, 3 * LIMIT_MS);
   // The connection it used goes back to the pool with the pool's limit (pg-pool hands out
   // the connection released last first).
-  expect(await dataSource.query(`SHOW ${setting}`)).toEqual([{ [setting]: `${LIMIT_MS}ms` }]);
+  expect(await app.app.get(DataSource).query(`SHOW ${setting}`)).toEqual([{ [setting]: `${LIMIT_MS}ms` }]);
 }
 
 describe.runIf(process.env.TEST_DATABASE_URL)('writes held up by a transaction left open elsewhere: lock timeout', () => {
@@ -80,7 +84,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('writes held up by a transaction l
   });
 
   it('leave migrations alone: an instance waits for another instance migrating however long', async () => {
-    await migrateBehindAnotherInstance(app, 'lock_timeout');
+    await migrationsLift(app, 'lock_timeout');
   });
 });
 
@@ -102,7 +106,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('statements that run too long: sta
   });
 
   it('leave migrations alone: they run and wait as long as they must', async () => {
-    await migrateBehindAnotherInstance(app, 'statement_timeout');
+    await migrationsLift(app, 'statement_timeout');
   });
 });
 
@@ -163,7 +167,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a transaction of its own left idl
   });
 
   it('leave migrations alone', async () => {
-    await migrateBehindAnotherInstance(app, 'idle_in_transaction_session_timeout');
+    await migrationsLift(app, 'idle_in_transaction_session_timeout');
   });
 });
 
@@ -216,16 +220,7 @@ describe('a database that stops answering (a hung server, a network dropping eve
   });
 
   it.runIf(process.env.TEST_DATABASE_URL)('leaves migrations alone: they wait for another instance migrating however long', async () => {
-    await db.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    let settled = false;
-    const migrating = runMigrations(app.app.get(DataSource)).finally(() => (settled = true));
-    try {
-      await new Promise((resolve) => setTimeout(resolve, 3 * ANSWER_MS));
-      expect(settled).toBe(false);
-    } finally {
-      await db.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
-    }
-    await expect(migrating).resolves.toBeUndefined();
+    await migrateBehindAnotherInstance(app, 3 * ANSWER_MS);
     // The connection goes back to the pool with its limit: a silent one is given up on again.
     const user = await newUser(app);
     proxy.freeze();
