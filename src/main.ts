@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+import { keptJwtSecret } from './config/kept-secret.js';
 
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
@@ -13,6 +14,7 @@ async function bootstrap(): Promise<void> {
     console.error(`Configuration error: ${error.message}`);
     process.exit(1);
   }
+  if (!config.databaseUrl && !process.env.JWT_SECRET) config = { ...config, jwtSecret: await keptJwtSecret(config.dataDir) };
   // Loaded only once the configuration is known to be good: a bad setting fails at once.
   const { createApp } = await import('./app.setup.js');
   const app = await createApp(config);

@@ -192,7 +192,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   let jwtSecret = env.JWT_SECRET;
   if (!jwtSecret) {
     if (production) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
-    // Development only: tokens stop working when the process restarts.
+    // Development only: tokens stop working when the process restarts (on the embedded
+    // database, main.ts keeps one in DATA_DIR instead: keptJwtSecret).
     jwtSecret = randomBytes(32).toString('hex');
   } else if (production && jwtSecret.length < 32) {
     throw new ConfigError('JWT_SECRET must be at least 32 characters when NODE_ENV=production');

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,8 @@ import { loadConfig } from '../../src/config/app-config.js';
 import type { TestApp } from '../support/app.js';
 import supertest from 'supertest';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
-import { newUser, send, newDirect } from '../support/factories.js';
+import { newUser, send, newDirect, PASSWORD, uniqueName } from '../support/factories.js';
+import { startService } from '../support/processes.js';
 import { errors, rows, wire, WireClient } from '../support/pg-wire.js';
 import { forMessage, TestSocket } from '../support/ws-client.js';
 
@@ -59,6 +60,31 @@ describe('the embedded PostgreSQL (no DATABASE_URL)', () => {
       expect(seqs.sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('`npm start` with no JWT_SECRET (the built server on the embedded PostgreSQL)', () => {
+  it('keeps its signing secret in DATA_DIR, so tokens outlive a restart', { timeout: 120_000 }, async () => {
+    const ownDir = await mkdtemp(path.join(tmpdir(), 'parley-secret-'));
+    try {
+      let service = await startService({ DATA_DIR: ownDir });
+      const registered = await service.http().post('/api/v1/auth/register').send({ username: uniqueName('kept'), password: PASSWORD });
+      expect(registered.status).toBe(201);
+      await service.kill();
+
+      service = await startService({ DATA_DIR: ownDir });
+      try {
+        const me = await service.http().get('/api/v1/users/me').set('Authorization', `Bearer ${registered.body.accessToken}`);
+        expect(me.status).toBe(200);
+        expect(me.body.id).toBe(registered.body.user.id);
+      } finally {
+        await service.kill();
+      }
+      // Readable by its owner only: the secret signs every token.
+      expect((await stat(path.join(ownDir, 'jwt-secret'))).mode & 0o777).toBe(0o600);
+    } finally {
+      await rm(ownDir, { recursive: true, force: true });
     }
   });
 });
