@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -9,13 +9,33 @@ import path from 'node:path';
  */
 export async function keptJwtSecret(dataDir: string): Promise<string> {
   const file = path.resolve(dataDir, 'jwt-secret');
-  const kept = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw error;
-  });
-  if (kept?.trim()) return kept.trim();
+  const kept = await readKept(file);
+  if (kept) return kept;
   await mkdir(dataDir, { recursive: true });
   const secret = randomBytes(32).toString('hex');
-  await writeFile(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
+  // Written whole under another name, then linked into place, which fails if the file is
+  // there: of two first starts at once, the second takes the first's secret, never half of it.
+  const draft = `${file}.${randomBytes(6).toString('hex')}`;
+  await writeFile(draft, `${secret}\n`, { mode: 0o600 });
+  try {
+    await link(draft, file);
+    return secret;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const theirs = await readKept(file);
+    if (theirs) return theirs;
+    await rename(draft, file); // there, but empty
+    return secret;
+  } finally {
+    await rm(draft, { force: true });
+  }
+}
+
+async function readKept(file: string): Promise<string | undefined> {
+  try {
+    return (await readFile(file, 'utf8')).trim() || undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
