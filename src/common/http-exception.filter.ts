@@ -9,6 +9,10 @@ export interface ErrorBody {
   message: string | string[];
 }
 
+export function errorBody(statusCode: number, message: string | string[]): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+}
+
 /**
  * Every error leaves in the contract's one shape, `{statusCode, error, message}`. Client errors
  * keep their message; anything unexpected is logged with its stack and answered with a bare 500,
@@ -41,20 +45,15 @@ export class HttpExceptionFilter implements ExceptionFilter {
         typeof response === 'string'
           ? response
           : ((response as { message?: string | string[] }).message ?? exception.message);
-      return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+      return errorBody(statusCode, message);
     }
     // Errors raised below Nest (Fastify's body parser: bad JSON, too large, wrong content type)
     // carry their own 4xx status and a message written for clients.
     const status = (exception as { statusCode?: unknown })?.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      return {
-        statusCode: status,
-        error: STATUS_CODES[status] ?? 'Error',
-        message: (exception as Error).message,
-      };
+      return errorBody(status, (exception as Error).message);
     }
-    const statusCode = HttpStatus.INTERNAL_SERVER_ERROR;
-    return { statusCode, error: STATUS_CODES[statusCode]!, message: 'Internal server error' };
+    return errorBody(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error');
   }
 }
 

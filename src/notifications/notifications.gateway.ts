@@ -9,6 +9,7 @@ import {
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { AuthUser } from '../auth/auth-user.js';
 import { bearerToken } from '../auth/auth.guard.js';
+import { errorBody } from '../common/http-exception.filter.js';
 import { isDatabaseUnavailable } from '../common/pg-errors.js';
 import { TokenService } from '../auth/token.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -113,21 +114,21 @@ export class NotificationsGateway
     try {
       const allowed = this.config.allowedOrigins;
       // Browsers always send Origin; refusing foreign ones stops cross-site WebSocket hijacking.
-      if (allowed && info.origin && !allowed.includes(info.origin)) return done(false, 403, 'Forbidden');
+      if (allowed && info.origin && !allowed.includes(info.origin)) return refuse(done, 403, 'Origin not allowed');
       info.req.parleyAuthStartedAt = performance.now();
       const user = await this.authenticate(info.req);
-      if (!user) return done(false, 401, 'Unauthorized');
+      if (!user) return refuse(done, 401, 'Unauthorized');
       if (this.connections.countFor(user.id) >= this.config.wsMaxSocketsPerUser) {
-        return done(false, 429, 'Too Many Connections');
+        return refuse(done, 429, 'Too many connections for this user');
       }
       info.req.parleyUser = user;
       done(true);
     } catch (error) {
       // The token may be good: 503 tells the client to retry, where 401 would tell it to drop
       // the token (every client reconnecting during a database blip would be logged out).
-      if (isDatabaseUnavailable(error)) return done(false, 503, 'Service Unavailable', { 'Retry-After': '1' });
+      if (isDatabaseUnavailable(error)) return refuse(done, 503, 'Service Unavailable', { 'Retry-After': '1' });
       if ((error as { status?: number }).status !== 401) this.logger.error(error);
-      done(false, 401, 'Unauthorized');
+      refuse(done, 401, 'Unauthorized');
     }
   }
 
@@ -196,4 +197,10 @@ export class NotificationsGateway
       socket.ping();
     }
   }
+}
+
+/** A refused handshake is answered in the contract's error shape, as the HTTP API answers. */
+function refuse(done: VerifyCallback, statusCode: number, message: string, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(errorBody(statusCode, message));
+  done(false, statusCode, body, { 'Content-Type': 'application/json; charset=utf-8', ...headers });
 }

@@ -1,3 +1,4 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newUser, send } from '../support/factories.js';
@@ -63,7 +64,100 @@ describe('handshake', () => {
 
   it('serves the socket only at /ws', async () => {
     const user = await newUser(app);
-    await expect(TestSocket.open(app.wsUrl.replace('/ws', '/other'), { token: user.token })).rejects.toBeDefined();
+    await expect(TestSocket.open(app.wsUrl.replace('/ws', '/other'), { token: user.token })).rejects.toEqual(new HandshakeRefused(404));
+  });
+});
+
+/**
+ * A request on a connection of its own, with the headers given (an Upgrade among them); a body
+ * given in parts is sent chunked, unless the headers give its Content-Length.
+ */
+function requestAskingUpgrade(
+  path: string,
+  headers: Record<string, string>,
+  body: string[] = [],
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${app.url}${path}`, { method: body.length === 0 ? 'GET' : 'POST', headers, agent: false }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }));
+    });
+    request.on('upgrade', () => reject(new Error('the server switched protocols')));
+    request.on('error', reject);
+    // The parts go out 20 ms apart, so that the server receives them apart.
+    void (async () => {
+      for (const part of body.slice(0, -1)) {
+        request.write(part);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      request.end(body.at(-1));
+    })();
+  });
+}
+
+const WEBSOCKET_HANDSHAKE = {
+  Connection: 'Upgrade',
+  Upgrade: 'websocket',
+  'Sec-WebSocket-Version': '13',
+  'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+};
+// What Java's HttpClient and `curl --http2` send on plain HTTP, asking for HTTP/2.
+const H2C_UPGRADE = { Connection: 'Upgrade, HTTP2-Settings', Upgrade: 'h2c', 'HTTP2-Settings': 'AAMAAABkAAQCAAAAAAIAAAAA' };
+
+describe('upgrade requests', () => {
+  it('answers a WebSocket handshake at another path with 404 in the error shape', async () => {
+    const response = await requestAskingUpgrade('/api/v1/ws', WEBSOCKET_HANDSHAKE);
+    expect(response.status).toBe(404);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(response.body)).toEqual({ statusCode: 404, error: 'Not Found', message: 'Cannot GET /api/v1/ws' });
+  });
+
+  it('answers refused handshakes in the error shape', async () => {
+    const unauthorized = await requestAskingUpgrade('/ws', WEBSOCKET_HANDSHAKE);
+    expect(unauthorized.status).toBe(401);
+    expect(unauthorized.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(unauthorized.body)).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Unauthorized' });
+    const user = await newUser(app);
+    const foreign = await requestAskingUpgrade('/ws', { ...WEBSOCKET_HANDSHAKE, Authorization: `Bearer ${user.token}`, Origin: 'https://evil.example.net' });
+    expect(JSON.parse(foreign.body)).toEqual({ statusCode: 403, error: 'Forbidden', message: 'Origin not allowed' });
+  });
+
+  it('answers a request asking for HTTP/2 (h2c) as the plain HTTP/1.1 request it also is', async () => {
+    const live = await requestAskingUpgrade('/health/live', H2C_UPGRADE);
+    expect(live.status).toBe(200);
+    expect(live.headers.connection).toBe('close');
+    const user = await newUser(app);
+    const me = await requestAskingUpgrade('/api/v1/users/me', { ...H2C_UPGRADE, Authorization: `Bearer ${user.token}` });
+    expect(me.status).toBe(200);
+    expect(JSON.parse(me.body)).toMatchObject({ id: user.id });
+    const missing = await requestAskingUpgrade('/api/v1/nothing-here', H2C_UPGRADE);
+    expect(JSON.parse(missing.body)).toMatchObject({ statusCode: 404, error: 'Not Found' });
+  });
+
+  it('reads the body of a request asking for h2c, as Java sends a POST on a new connection', async () => {
+    const username = `h2c_${Date.now()}`;
+    const json = { ...H2C_UPGRADE, 'Content-Type': 'application/json' };
+    const registered = await requestAskingUpgrade('/api/v1/auth/register', json, [JSON.stringify({ username, password: 'password123' })]);
+    expect(registered.status).toBe(201);
+    expect(JSON.parse(registered.body).user).toMatchObject({ username });
+    const login = JSON.stringify({ username, password: 'password123' });
+    const [start, rest] = [login.slice(0, 10), login.slice(10)];
+    const loggedIn = await requestAskingUpgrade('/api/v1/auth/login', { ...json, 'Content-Length': String(login.length) }, [start, rest]);
+    expect(loggedIn.status).toBe(200);
+    const refused = await requestAskingUpgrade('/api/v1/auth/register', json, [JSON.stringify({ username: 'x', password: 'password123' })]);
+    expect(JSON.parse(refused.body)).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+  });
+
+  it('answers 411 to a request asking for h2c whose body has no length', async () => {
+    const response = await requestAskingUpgrade('/api/v1/auth/login', { ...H2C_UPGRADE, 'Content-Type': 'application/json' }, ['{"username":', '"a"}']);
+    expect(response.status).toBe(411);
+    expect(JSON.parse(response.body)).toEqual({
+      statusCode: 411,
+      error: 'Length Required',
+      message: 'A request asking for an upgrade must give its body a Content-Length',
+    });
   });
 });
 
