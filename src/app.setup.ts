@@ -51,9 +51,17 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   app.useWebSocketAdapter(new ParleyWsAdapter(app));
   app.useGlobalFilters(new HttpExceptionFilter(app.get(HttpAdapterHost)));
   app.useGlobalPipes(new AppValidationPipe());
-  // An OPTIONS request that is not a browser's preflight (no Origin) gets the same empty 204, not
-  // @fastify/cors's plain-text 400, which is outside the contract's error shape.
-  app.enableCors({ origin: config.allowedOrigins ?? true, strictPreflight: false });
+  app.enableCors({
+    origin: config.allowedOrigins ?? true,
+    // @fastify/cors allows only GET, HEAD and POST unless told: a browser on another origin could
+    // not edit or delete a message.
+    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
+    // What a client must read to back off (429, 503) and to quote a request in a bug report.
+    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    // An OPTIONS request that is not a browser's preflight (no Origin) gets the same empty 204,
+    // not @fastify/cors's plain-text 400, which is outside the contract's error shape.
+    strictPreflight: false,
+  });
   observeRequests(app, securityHeaders());
   setupOpenApi(app);
   serveWebClient(app);

@@ -177,6 +177,21 @@ describe('browsers and sockets', () => {
       .set('Origin', 'https://evil.example.net')
       .set('Access-Control-Request-Method', 'POST');
     expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+    // Every method the API uses, for a browser client on another origin.
+    for (const method of ['PATCH', 'DELETE']) {
+      const preflight = await app
+        .http()
+        .options('/api/v1/messages/1')
+        .set('Origin', 'https://chat.example.com')
+        .set('Access-Control-Request-Method', method)
+        .set('Access-Control-Request-Headers', 'authorization, content-type');
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers['access-control-allow-methods']).toContain(method);
+      expect(preflight.headers['access-control-allow-headers']).toBe('authorization, content-type');
+    }
+    // A client backing off must be able to read Retry-After.
+    const answer = await app.http().get('/api/v1/users/me').set('Origin', 'https://chat.example.com');
+    expect(answer.headers['access-control-expose-headers']).toBe('Retry-After, X-Request-Id');
     // Not a preflight (no Origin): an empty answer, not an error outside the contract's shape.
     const plain = await app.http().options('/api/v1/messages');
     expect(plain.status).toBe(204);
