@@ -52,8 +52,7 @@ export class ConversationsService {
   async list(callerId: string, limit: number, cursor?: string): Promise<Page<ConversationView>> {
     let after: { updatedAt: string; id: string } | undefined;
     if (cursor) {
-      const [updatedAt, id] = decodeCursor(cursor, ['string', 'id']);
-      if (Number.isNaN(Date.parse(updatedAt))) throw new BadRequestException('cursor is invalid');
+      const [updatedAt, id] = decodeCursor(cursor, ['timestamp', 'id']);
       after = { updatedAt, id };
     }
     const rows = await this.conversations.listForMember(callerId, limit + 1, after);

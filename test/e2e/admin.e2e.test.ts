@@ -139,6 +139,7 @@ describe('users', () => {
     ['role=root', 'role must be one of the following values: user, admin'],
     ['limit=101', 'limit must not be greater than 100'],
     ['cursor=nonsense', 'cursor is invalid'],
+    [`cursor=${Buffer.from('["\\u0000"]').toString('base64url')}`, 'cursor is invalid'],
     ['sort=name', 'property sort should not exist'],
   ])('rejects ?%s with 400', async (query, message) => {
     const response = await asAdmin().get(`/api/v1/admin/users?${query}`);
@@ -342,6 +343,7 @@ describe('messages', () => {
     ['to=2026-13-45T00:00:00Z', 'to must be a valid ISO 8601 date string'],
     [`q=${'x'.repeat(201)}`, 'q must be shorter than or equal to 200 characters'],
     ['cursor=xyz', 'cursor is invalid'],
+    [`cursor=${Buffer.from('["9999999999999999999"]').toString('base64url')}`, 'cursor is invalid'],
   ])('rejects ?%s with 400', async (query, message) => {
     const response = await asAdmin().get(`/api/v1/admin/messages?${query}`);
     expect(response.status).toBe(400);

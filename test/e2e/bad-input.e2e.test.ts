@@ -23,6 +23,7 @@ afterAll(async () => {
 type Case = [name: string, method: 'get' | 'post' | 'patch' | 'delete', path: () => string, body: unknown, status: number];
 
 const long = (n: number) => 'x'.repeat(n);
+const cursorOf = (key: string[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
 
 const cases: Case[] = [
   // Auth
@@ -44,6 +45,8 @@ const cases: Case[] = [
   ['users: limit 0', 'get', () => '/api/v1/users?limit=0', undefined, 400],
   ['users: limit 101', 'get', () => '/api/v1/users?limit=101', undefined, 400],
   ['users: bad cursor', 'get', () => '/api/v1/users?cursor=@@@', undefined, 400],
+  // Found by probing: these reached PostgreSQL and failed there (500).
+  ['users: cursor holding NUL', 'get', () => `/api/v1/users?cursor=${cursorOf(['\u0000'])}`, undefined, 400],
   ['users: unknown parameter', 'get', () => '/api/v1/users?sort=name', undefined, 400],
   // Conversations
   ['conversation: no type', 'post', () => '/api/v1/conversations', { userId: '1' }, 400],
@@ -64,6 +67,9 @@ const cases: Case[] = [
   ['group: unknown field', 'post', () => '/api/v1/conversations', { type: 'group', title: 't', memberIds: [], ownerId: '1' }, 400],
   ['list: limit not a number', 'get', () => '/api/v1/conversations?limit=ten', undefined, 400],
   ['list: tampered cursor', 'get', () => `/api/v1/conversations?cursor=${Buffer.from('["x","1"]').toString('base64url')}`, undefined, 400],
+  ...[['2026', '1'], ['1', '1'], ['-000001-01-01T00:00:00Z', '1'], ['+275760-09-13T00:00:00.000Z', '1'], ['2026-02-30 10:00:00+00', '1'], ['2026-11-23 09:00:00+00', '99999999999999999999']].map(
+    (key): Case => [`list: cursor ${JSON.stringify(key)}`, 'get', () => `/api/v1/conversations?cursor=${cursorOf(key)}`, undefined, 400],
+  ),
   ['members: empty list', 'post', () => `/api/v1/conversations/${groupId}/members`, { userIds: [] }, 400],
   ['members: not ids', 'post', () => `/api/v1/conversations/${groupId}/members`, { userIds: [{}] }, 400],
   ['members: unknown user', 'post', () => `/api/v1/conversations/${groupId}/members`, { userIds: ['999999999'] }, 400],
