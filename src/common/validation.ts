@@ -2,7 +2,7 @@ import { type ArgumentMetadata, BadRequestException, ValidationPipe, type Valida
 import { Transform } from 'class-transformer';
 import { Matches } from 'class-validator';
 import { ID_PATTERN } from './ids.js';
-import { assertNoNulCharacters } from './nul-characters.js';
+import { assertWithinInputLimits } from './input-limits.js';
 
 /** Trims strings before validation (`body: 1–4000 characters after trimming`). */
 export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? value.trim() : value));
@@ -53,7 +53,7 @@ function isCheckedBody(type: unknown): type is CheckedBody {
 
 /**
  * The one global pipe. Every body, query and path parameter is first refused if it holds a NUL
- * character; then a body whose type checks itself with a static `fromBody` (a `CheckedBody`)
+ * character or is nested too deep; then a body whose type checks itself with a static `fromBody` (a `CheckedBody`)
  * is checked so, and everything else goes through Nest's ValidationPipe (class-transformer,
  * then class-validator's decorators), a field that pipe would let through unreported (named
  * like a member of Object.prototype, or `prototype`) refused as unknown first. One pipe, not
@@ -70,7 +70,7 @@ export class AppValidationPipe extends ValidationPipe {
   override transform(value: unknown, metadata: ArgumentMetadata): any {
     // A custom parameter (the caller from @CurrentUser) is made by the server, not sent by a client.
     if (metadata.type === 'custom') return value;
-    assertNoNulCharacters(value);
+    assertWithinInputLimits(value);
     const type = metadata.metatype;
     if (metadata.type === 'body' && isCheckedBody(type)) return type.fromBody(value);
     if (this.toValidate(metadata)) refuseNeverReportedFields(value);

@@ -23,6 +23,7 @@ afterAll(async () => {
 type Case = [name: string, method: 'get' | 'post' | 'patch' | 'delete', path: () => string, body: unknown, status: number];
 
 const long = (n: number) => 'x'.repeat(n);
+const nested = (depth: number): unknown => (depth === 0 ? 1 : { a: nested(depth - 1) });
 const cursorOf = (key: string[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
 
 const cases: Case[] = [
@@ -39,6 +40,9 @@ const cases: Case[] = [
   ['register: unknown field', 'post', () => '/api/v1/auth/register', { username: 'valid_name', password: 'long enough', role: 'admin' }, 400],
   ['login: missing password', 'post', () => '/api/v1/auth/login', { username: 'someone' }, 400],
   ['login: array body', 'post', () => '/api/v1/auth/login', [], 400],
+  // Found by probing: class-transformer overflowed the stack copying it (500).
+  ['login: JSON nested 3000 deep', 'post', () => '/api/v1/auth/login', { username: nested(3000), password: 'whatever1' }, 400],
+  ['register: JSON nested 33 deep in an unknown field', 'post', () => '/api/v1/auth/register', { username: 'valid_name', password: 'long enough', x: nested(32) }, 400],
   // Found by the fuzzer: the rate limit's key was made from the username before validation.
   ['login: a username no string can be made of', 'post', () => '/api/v1/auth/login', { username: [{ toString: null }], password: 'whatever1' }, 400],
   // Users
