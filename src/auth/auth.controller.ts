@@ -46,6 +46,6 @@ export class AuthController {
   @ApiAuthenticated()
   @ApiCreatedResponse({ type: WsTicket })
   wsTicket(@CurrentUser() caller: AuthUser) {
-    return this.tokens.issueWsTicket(caller.id);
+    return this.tokens.issueWsTicket(caller);
   }
 }

@@ -4,6 +4,7 @@ import { JwtService } from '@nestjs/jwt';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Batcher, inInputOrder } from '../common/batcher.js';
+import { isId } from '../common/ids.js';
 import { isStatementRefused } from '../common/pg-errors.js';
 import { PreparedQueries, type PreparedStatement } from '../database/prepared-queries.js';
 import type { User } from '../users/user.entity.js';
@@ -77,7 +78,9 @@ export class TokenService {
     } catch {
       throw new UnauthorizedException(INVALID_TOKEN);
     }
-    if (typeof claims.sub !== 'string' || !/^\d+$/.test(claims.sub) || !Number.isSafeInteger(claims.tv)) {
+    // Only what issueAccessToken signs: a token that never expires, or names no user id,
+    // was not made here (its secret has leaked, or been set to another service's).
+    if (!isId(claims.sub) || !Number.isSafeInteger(claims.tv) || typeof claims.exp !== 'number') {
       throw new UnauthorizedException(INVALID_TOKEN);
     }
     const caller = { id: claims.sub, tokenVersion: claims.tv };
@@ -109,28 +112,31 @@ export class TokenService {
     return inInputOrder(rows, callers.length);
   }
 
-  /** A ticket for browsers, which cannot set headers on a WebSocket: single use, 60 s. */
-  async issueWsTicket(userId: string): Promise<{ ticket: string; expiresAt: Date }> {
+  /**
+   * A ticket for browsers, which cannot set headers on a WebSocket: single use, 60 s, and only
+   * while the caller's token version stands (revoking the tokens revokes the tickets).
+   */
+  async issueWsTicket(caller: Caller): Promise<{ ticket: string; expiresAt: Date }> {
     const ticket = randomBytes(32).toString('base64url');
     const expiresAt = new Date(Date.now() + TICKET_TTL_MS);
     // Only a hash is stored: a leaked table holds no usable tickets. Expired ones are swept here.
     await this.dataSource.query(
       `WITH swept AS (DELETE FROM ws_tickets WHERE expires_at < now())
-       INSERT INTO ws_tickets (ticket_hash, user_id, expires_at) VALUES ($1, $2, $3)`,
-      [sha256(ticket), userId, expiresAt],
+       INSERT INTO ws_tickets (ticket_hash, user_id, token_version, expires_at) VALUES ($1, $2, $3, $4)`,
+      [sha256(ticket), caller.id, caller.tokenVersion, expiresAt],
     );
     return { ticket, expiresAt };
   }
 
-  /** Redeems a ticket (deleting it, so it works once) and returns its active user. */
+  /** Redeems a ticket (deleting it, so it works once) and returns its user, if still active at its token version. */
   async redeemWsTicket(ticket: string): Promise<AuthUser | undefined> {
     const rows: AuthUser[] = await this.dataSource.query(
       `WITH redeemed AS (
-         DELETE FROM ws_tickets WHERE ticket_hash = $1 RETURNING user_id, expires_at
+         DELETE FROM ws_tickets WHERE ticket_hash = $1 RETURNING user_id, token_version, expires_at
        )
        SELECT u.id, u.username, u.role, u.token_version AS "tokenVersion"
          FROM redeemed r JOIN users u ON u.id = r.user_id
-        WHERE r.expires_at >= now() AND u.active`,
+        WHERE r.expires_at >= now() AND u.active AND u.token_version = r.token_version`,
       [sha256(ticket)],
     );
     return rows[0];

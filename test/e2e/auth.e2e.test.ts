@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppConfig } from '../../src/config/app-config.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { newUser, PASSWORD, uniqueName } from '../support/factories.js';
 
@@ -95,6 +96,22 @@ describe('access tokens', () => {
       expect(response.status).toBe(401);
     } finally {
       await shortLived.close();
+    }
+  });
+  it('refuses a token signed with the secret but not as the server signs them', async () => {
+    const user = await newUser(app);
+    const { default: jwt } = await import('jsonwebtoken');
+    const { APP_CONFIG } = await import('../../src/config/app-config.js');
+    const { jwtSecret } = app.app.get<AppConfig>(APP_CONFIG);
+    const expiry = { exp: Math.floor(Date.now() / 1000) + 600 };
+    for (const claims of [
+      { sub: user.id, tv: 0 }, // never expires
+      { sub: '99999999999999999999', tv: 0, ...expiry }, // no bigint
+      { sub: user.id, ...expiry }, // no token version
+    ]) {
+      const token = jwt.sign(claims, jwtSecret, { algorithm: 'HS256' });
+      const response = await app.http().get('/api/v1/users/me').set('Authorization', `Bearer ${token}`);
+      expect(response.status, JSON.stringify(claims)).toBe(401);
     }
   });
 });

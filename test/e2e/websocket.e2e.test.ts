@@ -55,6 +55,15 @@ describe('handshake', () => {
     expect(await refusal({ ticket: body.ticket })).toBe(401);
   });
 
+  it("refuses a ticket once its user's tokens are revoked", async () => {
+    const user = await newUser(app);
+    const { body } = await app.http().post('/api/v1/auth/ws-ticket').set(user.auth);
+    const { DataSource } = await import('typeorm');
+    // What deactivating (then reactivating) the user or changing its password does.
+    await app.app.get(DataSource).query(`UPDATE users SET token_version = token_version + 1 WHERE id = $1`, [user.id]);
+    expect(await refusal({ ticket: body.ticket })).toBe(401);
+  });
+
   it('checks Origin against ALLOWED_ORIGINS (cross-site WebSocket hijacking)', async () => {
     const user = await newUser(app);
     expect(await refusal({ token: user.token, origin: 'https://evil.example.net' })).toBe(403);
