@@ -1,4 +1,4 @@
-import { Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { AuthUser } from '../auth/auth-user.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { MessagesService } from '../messages/messages.service.js';
@@ -31,8 +31,7 @@ export class AdminMessagesService {
    * line that records the removal.
    */
   async remove(caller: AuthUser, messageId: string, requestId: string): Promise<void> {
-    if (!(await this.admin.messageExists(messageId))) throw new NotFoundException('Message not found');
-    await this.messages.remove(messageId);
+    await this.messages.delete(caller, messageId);
     this.logger.log({ reqId: requestId }, `Admin ${caller.username} (${caller.id}) removed message ${messageId}`);
   }
 }

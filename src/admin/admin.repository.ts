@@ -118,11 +118,6 @@ export class AdminRepository {
     );
   }
 
-  async messageExists(id: string): Promise<boolean> {
-    const rows = await this.dataSource.query(`SELECT 1 FROM messages WHERE id = $1`, [id]);
-    return rows.length > 0;
-  }
-
   async counts(): Promise<Counts> {
     const [row] = await this.dataSource.query(
       `SELECT (SELECT count(*) FROM users) AS users,

@@ -108,6 +108,11 @@ export class MessagesRepository {
     return inInputOrder(rows, inputs.length);
   }
 
+  async exists(messageId: string): Promise<boolean> {
+    const rows = await this.dataSource.query(`SELECT 1 FROM messages WHERE id = $1`, [messageId]);
+    return rows.length > 0;
+  }
+
   async findByClientMessageId(senderId: string, clientMessageId: string): Promise<Message | undefined> {
     const rows = await this.dataSource.query(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = $1 AND client_message_id = $2`,

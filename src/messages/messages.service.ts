@@ -74,17 +74,18 @@ export class MessagesService {
     return toMessageView(edited);
   }
 
-  /** Sender or admin. Deleting a tombstone again is a no-op. */
+  /**
+   * The sender deletes its own message; an admin any message, in any conversation, member or
+   * not (moderation). The message stays as a tombstone, and its members get message.deleted.
+   * Deleting a tombstone again is a no-op.
+   */
   async delete(caller: AuthUser, messageId: string): Promise<void> {
-    const message = await this.requireVisible(caller, messageId);
-    if (message.senderId !== caller.id && caller.role !== 'admin') {
-      throw new ForbiddenException('Only the sender or an admin can delete a message');
+    if (caller.role === 'admin') {
+      if (!(await this.messages.exists(messageId))) throw new NotFoundException('Message not found');
+    } else {
+      const message = await this.requireVisible(caller, messageId);
+      if (message.senderId !== caller.id) throw new ForbiddenException('Only the sender or an admin can delete a message');
     }
-    await this.remove(messageId);
-  }
-
-  /** Tombstones a message and tells its members; shared with moderation. */
-  async remove(messageId: string): Promise<void> {
     const deleted = await this.messages.tombstone(messageId);
     if (deleted) await this.publish('message.deleted', deleted);
   }

@@ -384,6 +384,20 @@ describe('messages', () => {
     expect(await bobSocket.collect(forMessage(message.id), 150)).toEqual([]);
   });
 
+  it('an admin deletes any message through DELETE /messages/:id too, member of its conversation or not', async () => {
+    const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
+    const directId = await newDirect(app, alice, bob);
+    const message = await send(app, alice, directId, 'spam');
+    const bobSocket = await connect(bob);
+    expect((await app.http().delete(`/api/v1/messages/${message.id}`).set(bob.auth)).status).toBe(403);
+    expect((await asAdmin().delete(`/api/v1/messages/${message.id}`)).status).toBe(204);
+    expect(await bobSocket.next(forMessage(message.id, 'message.deleted'))).toMatchObject({ conversationId: directId });
+    const fetched = await app.http().get(`/api/v1/messages/${message.id}`).set(alice.auth);
+    expect(fetched.body).toMatchObject({ body: null, deletedAt: expect.any(String) });
+    // One that does not exist: 404.
+    expect((await asAdmin().delete('/api/v1/messages/987654321')).status).toBe(404);
+  });
+
   it('moderation removal of a message that does not exist: 404', async () => {
     for (const id of ['987654321', 'abc']) {
       const response = await asAdmin().delete(`/api/v1/admin/messages/${id}`);
