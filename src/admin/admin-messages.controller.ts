@@ -9,6 +9,7 @@ import { RequestId } from '../logging/request-id.decorator.js';
 import { AdminMessagesService } from './admin-messages.service.js';
 import { AdminMessagePage } from './admin.views.js';
 import { SearchMessagesQuery } from './dto/search-messages.query.js';
+import { TakesNoBody } from '../common/takes-no-body.js';
 
 @ApiTags('admin')
 @ApiAuthenticated()
@@ -30,6 +31,7 @@ export class AdminMessagesController {
   }
 
   @Delete(':id')
+  @TakesNoBody()
   @HttpCode(204)
   @ApiOperation({
     summary: 'Moderation removal',

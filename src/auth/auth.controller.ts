@@ -10,6 +10,7 @@ import { RegisterDto } from './dto/register.dto.js';
 import { Public } from './public.decorator.js';
 import { RateLimited } from '../rate-limit/rate-limit.decorator.js';
 import { TokenService } from './token.service.js';
+import { TakesNoBody } from '../common/takes-no-body.js';
 
 @ApiTags('auth')
 @ApiErrors(400, 503)
@@ -42,6 +43,7 @@ export class AuthController {
   }
 
   @Post('ws-ticket')
+  @TakesNoBody()
   @ApiOperation({ summary: 'A single-use ticket to open /ws from a browser (which cannot set headers on a WebSocket)' })
   @ApiAuthenticated()
   @ApiCreatedResponse({ type: WsTicket })

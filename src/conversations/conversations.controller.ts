@@ -18,6 +18,7 @@ import { CreateConversationDto } from './dto/create-conversation.dto.js';
 import { CursorPageQuery } from '../common/page.query.js';
 import { MarkReadDto } from './dto/mark-read.dto.js';
 import { ConversationsService } from './conversations.service.js';
+import { TakesNoBody } from '../common/takes-no-body.js';
 
 const ConversationId = new ParseIdPipe('Conversation');
 
@@ -69,6 +70,7 @@ export class ConversationsController {
   }
 
   @Delete(':id/members/:userId')
+  @TakesNoBody()
   @HttpCode(204)
   @ApiOperation({ summary: 'Remove a member (the owner removes anyone; a member removes itself)' })
   @ApiParam({ name: 'userId', description: 'The member to remove' })

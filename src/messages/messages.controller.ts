@@ -11,6 +11,7 @@ import { RateLimited } from '../rate-limit/rate-limit.decorator.js';
 import { EditMessageDto } from './dto/edit-message.dto.js';
 import { SendMessageDto } from './dto/send-message.dto.js';
 import { MessagesService } from './messages.service.js';
+import { TakesNoBody } from '../common/takes-no-body.js';
 
 const MessageId = new ParseIdPipe('Message');
 
@@ -58,6 +59,7 @@ export class MessagesController {
   }
 
   @Delete(':id')
+  @TakesNoBody()
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a message (sender or admin); it stays in history as a tombstone' })
   @ApiParam({ name: 'id', description: 'Message id' })
