@@ -1,13 +1,12 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { InOrder } from './validation.js';
+import { InOrder, QueryInteger } from './validation.js';
 
 /** `?limit=&cursor=` of every keyset-paginated list. */
 export class CursorPageQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
-  @Type(() => Number)
+  @QueryInteger()
   @InOrder(IsInt(), Min(1), Max(100))
   limit: number = 20;
 

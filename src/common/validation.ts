@@ -4,6 +4,13 @@ import { Matches } from 'class-validator';
 import { ID_PATTERN } from './ids.js';
 import { assertWithinInputLimits } from './input-limits.js';
 
+/**
+ * A query parameter of decimal digits, as a number. Anything else is left as it came, to fail
+ * IsInt: Number() (class-transformer's `@Type(() => Number)`) read `0x10` as 16, `1e1` as 10
+ * and a blank as 0.
+ */
+export const QueryInteger = () => Transform(({ value }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value));
+
 /** Trims strings before validation (`body: 1–4000 characters after trimming`). */
 export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? value.trim() : value));
 

@@ -166,6 +166,12 @@ describe('bad input gets a clear 4xx in the contract’s error shape', () => {
     ['get', '/api/v1/users?cursor=a&cursor=b', undefined, 'cursor must be a string'],
     ['get', '/api/v1/conversations/1/messages?after=abc', undefined, 'after must be an integer number'],
     ['get', '/api/v1/conversations/1/messages?before=5&before=6', undefined, 'before must be an integer number'],
+    // Number() took these (as 16, 10 and 0).
+    ['get', '/api/v1/conversations/1/messages?after=0x10', undefined, 'after must be an integer number'],
+    ['get', '/api/v1/conversations/1/messages?after=1e1', undefined, 'after must be an integer number'],
+    ['get', '/api/v1/conversations/1/messages?before=%20', undefined, 'before must be an integer number'],
+    ['get', '/api/v1/users?limit=', undefined, 'limit must be an integer number'],
+    ['get', '/api/v1/conversations/1/messages?after=99999999999999999999', undefined, 'after must not be greater than 9007199254740991'],
     ['get', '/api/v1/conversations/1/changes', undefined, 'since must be an integer number'],
     ['post', '/api/v1/conversations/1/read', { seq: 'abc' }, 'seq must be an integer number'],
     ['post', '/api/v1/conversations/1/read', {}, 'seq must be an integer number'],
