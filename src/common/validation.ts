@@ -24,14 +24,21 @@ export const InOrder = (...checks: PropertyDecorator[]) => applyDecorators(...ch
 
 /**
  * A name or title: one line shown among others, so no control characters (line breaks, tabs,
- * terminal escapes) and none of Unicode's text-direction overrides and isolates
+ * terminal escapes), no line or paragraph separators (U+2028, U+2029), and none of Unicode's text-direction overrides and isolates
  * (U+202A–U+202E, U+2066–U+2069), with which a name displays as something else ("Trojan
  * Source" spoofing). Any script, and emoji sequences (joined by U+200D), are fine.
  */
 export const OneLineName = () =>
-  Matches(/^[^\p{Cc}\u202A-\u202E\u2066-\u2069]*$/u, {
+  Matches(/^[^\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]*$/u, {
     message: '$property must not contain control characters or text-direction overrides',
   });
+
+/**
+ * Something to see: a name of only spaces and characters that show as nothing (zero-width
+ * space, word joiner, Hangul filler: Unicode's default-ignorable code points) looks blank.
+ */
+export const NotBlank = () =>
+  Matches(/[^\p{White_Space}\p{Default_Ignorable_Code_Point}]/u, { message: '$property must not be blank' });
 
 export const ID_MESSAGE = '$property must be an id (a decimal string)';
 export { ID_PATTERN };
