@@ -66,11 +66,14 @@ async function answer(pipe: ValidationPipe, metatype: ArgumentMetadata['metatype
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 
-/** Difference 1: a null recipientId is absent (the decorators took it as given, without a conversation too). */
+/**
+ * Difference 1: a null recipientId or conversationId is absent (the decorators took a null
+ * recipientId as given, without a conversation too, and refused a null conversationId beside a
+ * recipientId).
+ */
 function asTheDecoratorsSawIt(value: unknown): unknown {
-  if (!isObject(value) || Array.isArray(value) || value.recipientId !== null) return value;
-  const { recipientId: _absent, ...rest } = value;
-  return rest;
+  if (!isObject(value) || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key, item]) => !(item === null && (key === 'recipientId' || key === 'conversationId'))));
 }
 
 /** Difference 2: a clientMessageId that is not a string is told so (class-validator spoke of its length). */
@@ -154,7 +157,11 @@ describe('SendMessageDto.fromBody', () => {
     }
   });
 
-  it('takes a null recipientId as absent', async () => {
+  it('takes a null conversationId or recipientId as absent', async () => {
+    await expect(answer(pipe, SendMessageDto, { conversationId: null, recipientId: '3', body: 'hi' })).resolves.toEqual({
+      ok: true,
+      send: { recipientId: '3', body: 'hi' },
+    });
     await expect(answer(pipe, SendMessageDto, { recipientId: null, body: 'hi' })).resolves.toEqual({
       ok: false,
       status: 400,

@@ -14,7 +14,7 @@ const FIELDS = new Set(['conversationId', 'recipientId', 'body', 'clientMessageI
  * Checked by `fromBody` rather than by class-validator decorators: this is the body of every
  * send, and class-transformer with class-validator cost the server about a fifth of its CPU
  * per message under load (README, "What each change bought"). The rules and messages are those
- * the decorators had, but that a null `recipientId` is absent, a `clientMessageId` that is not a
+ * the decorators had, but that a null `conversationId` or `recipientId` is absent, a `clientMessageId` that is not a
  * string is told so, and a field named like a member of Object.prototype (`toString`) or
  * `prototype` is unknown, as it should always have been; test/unit/send-message-dto.test.ts
  * holds it to them.
@@ -47,12 +47,11 @@ export class SendMessageDto {
       .filter((key) => !FIELDS.has(key))
       .map(unknownField);
     const { conversationId, recipientId, body, clientMessageId } = fields;
+    const toConversation = conversationId !== undefined && conversationId !== null;
     const toUser = recipientId !== undefined && recipientId !== null;
-    if (conversationId !== undefined || !toUser) {
-      if (conversationId === undefined || conversationId === null) problems.push('conversationId or recipientId is required');
-      else if (toUser) problems.push('give either conversationId or recipientId, not both');
-      else if (!isId(conversationId)) problems.push(ID_MESSAGE.replace('$property', 'conversationId'));
-    }
+    if (toConversation === toUser) {
+      problems.push(toUser ? 'give either conversationId or recipientId, not both' : 'conversationId or recipientId is required');
+    } else if (toConversation && !isId(conversationId)) problems.push(ID_MESSAGE.replace('$property', 'conversationId'));
     if (toUser && !isId(recipientId)) problems.push(ID_MESSAGE.replace('$property', 'recipientId'));
     const text = typeof body === 'string' ? body.trim() : undefined;
     if (text === undefined || !isLengthBetween(text, 1, MAX_BODY_LENGTH)) {
