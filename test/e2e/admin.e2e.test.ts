@@ -251,10 +251,13 @@ describe('users', () => {
 
   it.each([
     ['an empty body', {}, 400, 'give role or active'],
+    // Both null: nothing to do, as with {} (a null active alone was 200, changing nothing).
+    ['a null active', { active: null }, 400, 'give role or active'],
+    ['a null role and active', { role: null, active: null }, 400, 'give role or active'],
     ['an unknown role', { role: 'owner' }, 400, 'role must be one of the following values: user, admin'],
     ['a non-boolean active', { active: 'no' }, 400, 'active must be a boolean value'],
     ['an unknown field', { role: 'user', password: 'x' }, 400, 'property password should not exist'],
-  ])('PATCH with %s: %i', async (_name, body, status, message) => {
+  ])('PATCH with %s is refused', async (_name, body, status, message) => {
     const response = await asAdmin().patch(`/api/v1/admin/users/${plain.id}`, body);
     expect(response.status).toBe(status);
     expect([response.body.message].flat()).toContain(message);

@@ -2,10 +2,10 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsDefined, IsIn, IsOptional, ValidateIf } from 'class-validator';
 import type { Role } from '../../users/user.entity.js';
 
-/** `{role?, active?}`: at least one of them. */
+/** `{role?, active?}`: at least one of them (a null one counts as not given). */
 export class UpdateUserDto {
   @ApiPropertyOptional({ enum: ['user', 'admin'], description: 'Promote to admin or demote to user' })
-  @ValidateIf((dto: UpdateUserDto) => dto.role !== undefined || dto.active === undefined)
+  @ValidateIf((dto: UpdateUserDto) => dto.role != null || dto.active == null)
   @IsDefined({ message: 'give role or active' })
   @IsIn(['user', 'admin'])
   role?: Role;
