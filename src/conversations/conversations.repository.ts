@@ -115,19 +115,27 @@ export class ConversationsRepository {
    * Touching the conversation row takes its lock, so membership changes and message sends
    * into one conversation are serialised.
    */
-  async addMembers(conversationId: string, userIds: string[]): Promise<void> {
-    await this.dataSource.query(
-      `WITH touched AS (
-         UPDATE conversations SET updated_at = now() WHERE id = $1 RETURNING id, last_seq
+  /**
+   * Adds those of `userIds` who are not members yet, under the conversation's lock, and returns
+   * how many that was. Only then is the conversation touched: adding members it already has
+   * changes nothing, so it must not move up everyone's list.
+   */
+  async addMembers(conversationId: string, userIds: string[]): Promise<number> {
+    const [{ added }] = await this.dataSource.query(
+      `WITH locked AS (
+         SELECT id, last_seq FROM conversations WHERE id = $1 FOR UPDATE
        ), added AS (
          INSERT INTO conversation_members (conversation_id, user_id, last_read_seq)
-         SELECT touched.id, u, touched.last_seq FROM touched, unnest($2::bigint[]) AS u
+         SELECT locked.id, u, locked.last_seq FROM locked, unnest($2::bigint[]) AS u
          ON CONFLICT DO NOTHING
          RETURNING user_id
+       ), touched AS (
+         UPDATE conversations SET updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM added)
        )
-       SELECT count(*) FROM added`,
+       SELECT count(*)::int AS added FROM added`,
       [conversationId, userIds],
     );
+    return added;
   }
 
   /** Removes a member; an owner who leaves hands the group to its longest-standing member. */

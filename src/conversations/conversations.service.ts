@@ -66,10 +66,11 @@ export class ConversationsService {
     const membership = await this.requireMembership(callerId, conversationId);
     if (membership.type !== 'group') throw new BadRequestException('Members can only be added to a group');
     if (membership.ownerId !== callerId) throw new ForbiddenException('Only the owner can add members');
-    const added = await this.requireActiveUsers(userIds);
-    await this.conversations.addMembers(conversationId, added);
-    const memberIds = await this.conversations.memberIds(conversationId);
-    this.notifier.publish(memberIds, { type: 'conversation.updated', conversationId });
+    const users = await this.requireActiveUsers(userIds);
+    if ((await this.conversations.addMembers(conversationId, users)) > 0) {
+      const memberIds = await this.conversations.memberIds(conversationId);
+      this.notifier.publish(memberIds, { type: 'conversation.updated', conversationId });
+    }
     return this.get(callerId, conversationId);
   }
 

@@ -108,6 +108,13 @@ describe('the narrowfail loop', () => {
     const first = await send(app, owner, groupId, 'welcome');
     await lateSocket.next(forMessage(first.id, 'message.created'));
 
+    // Adding members it already has changes nothing: the same answer, no frame, no move up the list.
+    const before = (await app.http().get(`/api/v1/conversations/${groupId}`).set(owner.auth)).body;
+    const again = await app.http().post(`/api/v1/conversations/${groupId}/members`).set(owner.auth).send({ userIds: [late.id, early.id] });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(before);
+    expect(await earlySocket.collect((f) => f.type === 'conversation.updated', 200)).toEqual([]);
+
     const removed = await app.http().delete(`/api/v1/conversations/${groupId}/members/${late.id}`).set(owner.auth);
     expect(removed.status).toBe(204);
     // The removed member hears of the change, then nothing more.
