@@ -28,6 +28,11 @@ const DEFAULT_DESCRIPTIONS: Record<number, string> = {
   503: 'The database is unavailable; see Retry-After',
 };
 
+/** An error answer as the OpenAPI document gives it, for answers added to the document by hand. */
+export function errorResponseDoc(status: number) {
+  return { description: DEFAULT_DESCRIPTIONS[status], content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } } };
+}
+
 /** Documents error answers: a status, or a status with the route's own description. */
 export function ApiErrors(...errors: (number | [number, string])[]) {
   return applyDecorators(

@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { errorResponseDoc } from '../common/api-docs.js';
 
 const DESCRIPTION = `REST for writes and reads; a WebSocket (\`GET /ws\`) only to say what changed.
 
@@ -91,6 +92,16 @@ function addHandWrittenPaths(document: OpenAPIObject): void {
   };
 }
 
+/** Any call that takes a body may be refused for its size or type before its route runs. */
+function addBodyErrors(document: OpenAPIObject): void {
+  for (const path of Object.values(document.paths)) {
+    for (const operation of [path.post, path.put, path.patch]) {
+      if (!operation?.requestBody) continue;
+      for (const status of [413, 415]) operation.responses[status] ??= errorResponseDoc(status);
+    }
+  }
+}
+
 /** The OpenAPI document, generated from the controllers' and DTOs' decorators. */
 export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -109,6 +120,7 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controllerKey, methodKey) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
   });
+  addBodyErrors(document);
   addHandWrittenPaths(document);
   return document;
 }

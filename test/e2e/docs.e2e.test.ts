@@ -157,6 +157,17 @@ describe('/docs-json', () => {
     );
   });
 
+  it('documents 413 and 415 on every call that takes a body', () => {
+    const withBodies = Object.entries(document.paths).flatMap(([routePath, operations]) =>
+      Object.entries(operations).filter(([, operation]) => operation.requestBody).map(([method, operation]) => [`${method} ${routePath}`, operation] as const),
+    );
+    expect(withBodies.length).toBe(8);
+    for (const [route, operation] of withBodies) {
+      expect(operation.responses['413'], route).toBeDefined();
+      expect(operation.responses['415'], route).toBeDefined();
+    }
+  });
+
   it('documents errors in the contract’s shape and bearer authentication', () => {
     expect(document.components.securitySchemes?.bearer?.scheme).toBe('bearer');
     expect(properties({ $ref: '#/components/schemas/ErrorResponse' })).toEqual(['statusCode', 'error', 'message']);
