@@ -82,8 +82,23 @@ function takeEmptyJsonAsNoBody(fastify: FastifyInstance): void {
 }
 
 /**
- * Helmet's security headers (CSP, frame-ancestors, nosniff, HSTS, referrer policy, …), worked
- * out once: with no per-response nonces they are the same for every response, and
+ * The API's JSON answers carry the security headers OWASP's REST Security Cheat Sheet names for
+ * an API: the rest of helmet's set governs how a browser runs a page (its scripts, frames,
+ * referrers, DNS prefetching, Flash and IE8's downloads), and the API serves no page. `no-store`
+ * keeps private messages out of browser and proxy caches; the CSP makes a JSON answer opened
+ * in a tab inert.
+ */
+const API_SECURITY_HEADERS: Record<string, string> = {
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+};
+
+/**
+ * Helmet's security headers for the pages (the web client, Swagger UI) and everything else not
+ * under /api/ (CSP, frame-ancestors, nosniff, HSTS, referrer policy, …), worked out once: with no per-response nonces they are the same for every response, and
  * @fastify/helmet rebuilt the whole middleware, CSP included, on every request. Without
  * upgrade-insecure-requests: a plain-HTTP install (`npm start` reached over a LAN address)
  * would otherwise have its page's assets rewritten to https and fail to load.
@@ -107,11 +122,11 @@ function securityHeaders(): Record<string, string> {
  * `X-Request-Id`, readable by a browser on another origin, and times every response into
  * parley_http_request_duration_seconds, labelled by route pattern.
  */
-function observeRequests(app: NestFastifyApplication, headers: Record<string, string>): void {
+function observeRequests(app: NestFastifyApplication, pageHeaders: Record<string, string>): void {
   const metrics = app.get(Metrics);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
-    reply.headers(headers);
+    reply.headers(request.url.startsWith('/api/') ? API_SECURITY_HEADERS : pageHeaders);
     reply.header('X-Request-Id', request.id);
     // For a browser on another origin: what it must read to back off (429, 503) and to quote a
     // request in a bug report. Only then: @fastify/cors's exposedHeaders adds it to every

@@ -156,12 +156,23 @@ describe('browsers and sockets', () => {
   });
 
   it('sends security headers', async () => {
-    const response = await app.http().get('/api/v1/users/me');
-    expect(response.headers['x-content-type-options']).toBe('nosniff');
-    expect(response.headers['content-security-policy']).toContain("default-src 'self'");
-    expect(response.headers['strict-transport-security']).toBeDefined();
-    expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
-    expect(response.headers['x-powered-by']).toBeUndefined();
+    // The API's answers: OWASP's set for a REST API, and not stored in caches.
+    const api = await app.http().get('/api/v1/users/me');
+    expect(api.headers).toMatchObject({
+      'cache-control': 'no-store',
+      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+    });
+    expect(api.headers['x-powered-by']).toBeUndefined();
+    // Pages (Swagger UI here, the web client alike): helmet's whole set.
+    const page = await app.http().get('/docs');
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.headers['strict-transport-security']).toBeDefined();
+    expect(page.headers['x-powered-by']).toBeUndefined();
   });
 
   it('answers CORS preflights only for ALLOWED_ORIGINS', async () => {
