@@ -98,10 +98,11 @@ const API_SECURITY_HEADERS: Record<string, string> = {
 
 /**
  * Helmet's security headers for the pages (the web client, Swagger UI) and everything else not
- * under /api/ (CSP, frame-ancestors, nosniff, HSTS, referrer policy, …), worked out once: with no per-response nonces they are the same for every response, and
- * @fastify/helmet rebuilt the whole middleware, CSP included, on every request. Without
- * upgrade-insecure-requests: a plain-HTTP install (`npm start` reached over a LAN address)
- * would otherwise have its page's assets rewritten to https and fail to load.
+ * under /api/ (CSP, frame-ancestors, nosniff, HSTS, referrer policy, …), worked out once: with
+ * no per-response nonces they are the same for every response, and @fastify/helmet rebuilt
+ * the whole middleware, CSP included, on every request. Without upgrade-insecure-requests: a
+ * plain-HTTP install (`npm start` reached over a LAN address) would otherwise have its page's
+ * assets rewritten to https and fail to load.
  */
 function securityHeaders(): Record<string, string> {
   const headers: Record<string, string> = {};

@@ -111,14 +111,11 @@ export class ConversationsRepository {
   }
 
   /**
-   * Adds members (ignoring existing ones); they start with everything before as read.
-   * Touching the conversation row takes its lock, so membership changes and message sends
-   * into one conversation are serialised.
-   */
-  /**
-   * Adds those of `userIds` who are not members yet, under the conversation's lock, and returns
-   * how many that was. Only then is the conversation touched: adding members it already has
-   * changes nothing, so it must not move up everyone's list.
+   * Adds those of `userIds` who are not members yet, and returns how many that was; they start
+   * with everything before as read. The conversation row is locked first, so membership
+   * changes and message sends into one conversation are serialised. It is touched only if
+   * someone was added: adding members it already has changes nothing, and must not move it up
+   * everyone's list.
    */
   async addMembers(conversationId: string, userIds: string[]): Promise<number> {
     const [{ added }] = await this.dataSource.query(
