@@ -150,6 +150,24 @@ describe.runIf(runBrowserTests)('web client', () => {
       await screenshot(page, 'web-accounts');
       expect(errors).toEqual([]);
     });
+
+    it('logs out every tab when one logs out, and follows a tab that logs in as someone else', async () => {
+      const { page: first, context } = await person();
+      const alice = await registerInPage(first, 'tabs');
+      const second = await context.newPage();
+      await second.goto(app.url);
+      await expect.poll(() => second.getByTestId('connection-state').textContent(), { timeout: 10_000 }).toBe('online');
+
+      await first.getByTestId('logout').click();
+      await second.getByTestId('login').waitFor();
+      expect(await second.locator('[role="status"], [role="alert"]').allTextContents()).toContain('You logged out in another tab.');
+
+      const bob = await newUser(app, 'tabs');
+      await logInPage(first, bob);
+      await expect.poll(() => second.getByTestId('me').textContent(), { timeout: 10_000 }).toBe(bob.username);
+      expect(await second.getByTestId('me').textContent()).not.toBe(alice.username);
+      await screenshot(second, 'web-tabs');
+    });
   });
 
   describe('live', () => {
@@ -307,6 +325,71 @@ describe.runIf(runBrowserTests)('web client', () => {
       const history = await app.http().get(`/api/v1/conversations/${conversationId}/messages`).set(alice.auth);
       expect(history.body.items.map((m: { body: string }) => m.body)).toEqual(['written offline', 'are you there?']);
       await screenshot(b.page, 'web-offline-send');
+    }, 60_000);
+
+    it('keeps an unsent message and a draft while another conversation is open, and sends the message once', async () => {
+      const b = await person();
+      const bob = await registerInPage(b.page, 'bob');
+      const [alice, carol] = [await newUser(app, 'alice'), await newUser(app, 'carol')];
+      const withAlice = await newDirect(app, alice, bob);
+      const withCarol = await newDirect(app, carol, bob);
+      await send(app, carol, withCarol, 'hi from carol');
+      await send(app, alice, withAlice, 'hi from alice');
+      await expect.poll(() => conversationItem(b.page, withCarol).count(), { timeout: 10_000 }).toBe(1);
+      await openConversation(b.page, withAlice);
+      await expect.poll(() => shownSeqs(b.page)).toEqual([1]);
+
+      await b.context.setOffline(true);
+      await expect.poll(() => b.page.getByTestId('connection-state').textContent()).toBe('offline');
+      await b.page.getByTestId('composer').fill('sent while offline');
+      await b.page.getByTestId('composer').press('Enter');
+      const pending = b.page.getByTestId('message').filter({ hasText: 'sent while offline' });
+      await expect.poll(() => pending.getAttribute('data-state')).toBe('failed');
+      await b.page.getByTestId('composer').fill('half-written draft');
+
+      // To the other conversation and back: both are still there (both were dropped before).
+      await openConversation(b.page, withCarol);
+      await expect.poll(() => b.page.getByTestId('message').filter({ hasText: 'sent while offline' }).count()).toBe(0);
+      await openConversation(b.page, withAlice);
+      await expect.poll(() => pending.count()).toBe(1);
+      expect(await b.page.getByTestId('composer').inputValue()).toBe('half-written draft');
+
+      // Away again when the connection comes back: it goes anyway, once.
+      await openConversation(b.page, withCarol);
+      await b.context.setOffline(false);
+      await expect.poll(() => b.page.getByTestId('connection-state').textContent(), { timeout: 20_000 }).toBe('online');
+      const bodies = async () =>
+        (await app.http().get(`/api/v1/conversations/${withAlice}/messages`).set(alice.auth)).body.items.map((m: { body: string }) => m.body);
+      await expect.poll(bodies, { timeout: 10_000 }).toEqual(['sent while offline', 'hi from alice']);
+      await openConversation(b.page, withAlice);
+      await expect.poll(() => shownBodies(b.page)).toEqual(['hi from alice', 'sent while offline']);
+      expect(await b.page.locator('[data-testid="message"][data-state]').count()).toBe(0);
+      await screenshot(b.page, 'web-outbox');
+    }, 60_000);
+
+    it('sends again by itself a message whose request failed while the socket stayed up', async () => {
+      const b = await person();
+      const bob = await registerInPage(b.page, 'bob');
+      const alice = await newUser(app, 'alice');
+      const conversationId = await newDirect(app, alice, bob);
+      await send(app, alice, conversationId, 'hello');
+      await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
+      await openConversation(b.page, conversationId);
+      await expect.poll(() => shownSeqs(b.page)).toEqual([1]);
+
+      // The first POST of a message is cut off; the socket is untouched.
+      let cut = 0;
+      await b.page.route('**/api/v1/messages', (route) => {
+        if (route.request().method() === 'POST' && cut++ === 0) return route.abort('connectionreset');
+        return route.continue();
+      });
+      await b.page.getByTestId('composer').fill('through a hiccup');
+      await b.page.getByTestId('composer').press('Enter');
+      await expect.poll(() => cut).toBeGreaterThan(0);
+      await expect.poll(() => shownBodies(b.page), { timeout: 15_000 }).toEqual(['hello', 'through a hiccup']);
+      expect(await b.page.getByTestId('connection-state').textContent()).toBe('online');
+      const history = await app.http().get(`/api/v1/conversations/${conversationId}/messages`).set(alice.auth);
+      expect(history.body.items.map((m: { body: string }) => m.body)).toEqual(['through a hiccup', 'hello']);
     }, 60_000);
   });
 

@@ -2,7 +2,8 @@ import { Api, type AuthAnswer } from './api.js';
 import { ConversationStore } from './conversations.js';
 import { el, setChildren } from './dom.js';
 import { LiveConnection } from './live.js';
-import { clearSession, loadSession, saveSession, type Session } from './session.js';
+import { Outbox } from './outbox.js';
+import { clearSession, loadSession, onSessionChange, saveSession, type Session } from './session.js';
 import { Thread } from './thread.js';
 import { UserDirectory } from './users.js';
 import { ConnectionIndicator } from './views/connection.js';
@@ -10,13 +11,18 @@ import { loginView } from './views/login.js';
 import { Sidebar } from './views/sidebar.js';
 import { ThreadView } from './views/thread-view.js';
 
-/** Logged out: the login form; logged in: the chat. The session is kept across reloads. */
+/**
+ * Logged out: the login form; logged in: the chat. The session is kept across reloads, and
+ * shared by the site's tabs: logging out (or in as someone else) in one does so in all.
+ */
 export function startApp(root: HTMLElement): void {
   let chat: Chat | undefined;
+  let current: Session | undefined;
 
   function showLogin(notice?: string): void {
     chat?.destroy();
     chat = undefined;
+    current = undefined;
     document.title = 'Parley';
     setChildren(root, loginView(signedIn, notice));
   }
@@ -29,11 +35,21 @@ export function startApp(root: HTMLElement): void {
 
   function showChat(session: Session): void {
     chat?.destroy();
+    current = session;
     chat = new Chat(root, session, (notice) => {
       clearSession();
       showLogin(notice);
     });
   }
+
+  onSessionChange(() => {
+    const session = loadSession();
+    if (session?.token === current?.token) return;
+    // The open conversation was the other user's.
+    if (session?.user.id !== current?.user.id) history.replaceState(null, '', location.pathname + location.search);
+    if (session) showChat(session);
+    else showLogin('You logged out in another tab.');
+  });
 
   const session = loadSession();
   if (session) showChat(session);
@@ -54,6 +70,9 @@ class Chat {
   private readonly api: Api;
   private readonly conversations: ConversationStore;
   private readonly users: UserDirectory;
+  private readonly outbox: Outbox;
+  /** What the user had typed in each conversation and not sent, kept while it looks at another. */
+  private readonly drafts = new Map<string, string>();
   private readonly live: LiveConnection;
   private readonly indicator: ConnectionIndicator;
   private readonly layout: HTMLElement;
@@ -71,11 +90,13 @@ class Chat {
     this.api = new Api(session.token, () => this.sessionExpired());
     this.conversations = new ConversationStore(this.api);
     this.users = new UserDirectory(this.api, me);
+    this.outbox = new Outbox(this.api);
     this.live = new LiveConnection(this.api, {
       status: (status) => this.indicator.update(status),
       ready: () => {
         void this.conversations.refreshAll().catch(() => undefined);
         this.thread?.catchUp();
+        this.outbox.resendOffline();
       },
       frame: (frame) => {
         switch (frame.type) {
@@ -142,6 +163,7 @@ class Chat {
 
   destroy(): void {
     this.ended = true;
+    this.outbox.stop();
     this.live.stop();
     this.indicator.destroy();
     this.thread?.close();
@@ -189,7 +211,7 @@ class Chat {
       this.conversations.changed.emit();
       return;
     }
-    const thread = new Thread(id, this.api, this.session.user.id, (conversationId, seq) =>
+    const thread = new Thread(id, this.api, this.session.user.id, this.outbox, (conversationId, seq) =>
       this.conversations.markedRead(conversationId, seq),
     );
     this.thread = thread;
@@ -199,6 +221,7 @@ class Chat {
       thread,
       conversations: this.conversations,
       users: this.users,
+      drafts: this.drafts,
       back: () => this.navigate(undefined),
     });
     setChildren(this.pane, this.threadView.element);

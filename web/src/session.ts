@@ -32,3 +32,13 @@ export function clearSession(): void {
     // As above.
   }
 }
+
+/**
+ * Calls `listener` when another tab of this site logs in or out: the storage event fires in
+ * every tab but the one that changed the session.
+ */
+export function onSessionChange(listener: () => void): void {
+  window.addEventListener('storage', (event) => {
+    if (event.key === KEY || event.key === null) listener();
+  });
+}

@@ -1,20 +1,10 @@
 import type { MessageFrame } from '../../src/notifications/frames.js';
 import { ApiError, type Api, type Conversation, type Message } from './api.js';
-import { randomId } from './dom.js';
+import type { Outbox, PendingMessage } from './outbox.js';
 import { Signal } from './signal.js';
 
 /** How many messages one history page holds. */
 export const PAGE_SIZE = 30;
-
-/** A message of the user's own that the server has not confirmed yet. */
-export interface PendingMessage {
-  clientMessageId: string;
-  body: string;
-  state: 'sending' | 'failed';
-  error?: string;
-  /** It failed for want of a connection: sent again by itself once the socket is back. */
-  offline?: boolean;
-}
 
 /**
  * What a change did, so the view knows how to scroll: `reset` (first page: to the bottom),
@@ -42,7 +32,6 @@ export class Thread {
   conversation: Conversation | undefined;
   hasOlder = false;
   loadingOlder = false;
-  pending: PendingMessage[] = [];
 
   private readonly messages = new Map<string, Message>();
   private orderedCache: Message[] | undefined;
@@ -51,14 +40,31 @@ export class Thread {
   private closed = false;
   private readUpTo = 0;
   private readTimer: number | undefined;
+  private readonly unsubscribe: Array<() => void>;
 
   constructor(
     readonly id: string,
     private readonly api: Api,
     private readonly myId: string,
+    /** The user's unconfirmed messages, this conversation's among them; they outlive this view. */
+    private readonly outbox: Outbox,
     /** Told when this client moved the read marker, so the list drops the unread count at once. */
     private readonly onRead: (conversationId: string, seq: number) => void,
-  ) {}
+  ) {
+    this.unsubscribe = [
+      outbox.changed.subscribe((conversationId) => {
+        if (conversationId === id) this.changed.emit('update');
+      }),
+      outbox.delivered.subscribe((message) => {
+        if (message.conversationId === id) this.apply([message], 'own');
+      }),
+    ];
+  }
+
+  /** The user's messages here that the server has not confirmed yet. */
+  get pending(): readonly PendingMessage[] {
+    return this.outbox.in(this.id);
+  }
 
   /** Confirmed messages in the window, oldest first. */
   ordered(): Message[] {
@@ -74,12 +80,12 @@ export class Thread {
     // What was on screen has been read, even if the user leaves before the marker's short delay.
     if (this.readTimer !== undefined) this.sendRead();
     this.closed = true;
+    for (const off of this.unsubscribe) off();
   }
 
-  /** After (re)connecting: apply everything that changed since `known`, and resend what the outage stopped. */
+  /** After (re)connecting: apply everything that changed since `known`. */
   catchUp(): void {
     this.enqueue(() => (this.status === 'ready' ? this.pullChanges() : this.load()));
-    for (const pending of this.pending) if (pending.state === 'failed' && pending.offline) this.retry(pending.clientMessageId);
   }
 
   onFrame(frame: MessageFrame): void {
@@ -121,26 +127,17 @@ export class Thread {
 
   /** Shows the message at once, then confirms it with the server's answer. */
   send(body: string): void {
-    const pending: PendingMessage = { clientMessageId: randomId(), body, state: 'sending' };
-    this.pending.push(pending);
+    this.outbox.send(this.id, body);
     this.changed.emit('own');
-    void this.deliver(pending);
   }
 
   /** Sends a failed message again with the same clientMessageId, so it is never stored twice. */
   retry(clientMessageId: string): void {
-    const pending = this.pending.find((p) => p.clientMessageId === clientMessageId);
-    if (!pending || pending.state === 'sending') return;
-    pending.state = 'sending';
-    pending.error = undefined;
-    pending.offline = false;
-    this.changed.emit('update');
-    void this.deliver(pending);
+    this.outbox.retry(this.id, clientMessageId);
   }
 
   discard(clientMessageId: string): void {
-    this.pending = this.pending.filter((p) => p.clientMessageId !== clientMessageId);
-    this.changed.emit('update');
+    this.outbox.discard(this.id, clientMessageId);
   }
 
   async edit(messageId: string, body: string): Promise<void> {
@@ -173,18 +170,6 @@ export class Thread {
       // The marker stays where the server has it; the next message or visit moves it again.
       this.readUpTo = 0;
     });
-  }
-
-  private async deliver(pending: PendingMessage): Promise<void> {
-    try {
-      const message = await this.api.send(this.id, pending.body, pending.clientMessageId);
-      this.apply([message], 'own');
-    } catch (error) {
-      pending.state = 'failed';
-      pending.error = error instanceof ApiError ? error.message : 'Could not send.';
-      pending.offline = error instanceof ApiError && error.isNetwork;
-      this.changed.emit('update');
-    }
   }
 
   private async load(): Promise<void> {
@@ -237,20 +222,19 @@ export class Thread {
   private apply(items: Message[], change: ThreadChange, isHistoryPage = false): void {
     if (this.closed) return;
     const oldest = this.oldestSeq();
-    let touched = false;
+    const applied: Message[] = [];
     for (const message of items) {
       if (message.conversationId !== this.id) continue;
       if (!isHistoryPage && this.hasOlder && message.seq < oldest) continue;
       const held = this.messages.get(message.id);
       if (held && held.changeSeq >= message.changeSeq) continue;
       this.messages.set(message.id, message);
-      touched = true;
-      if (message.senderId === this.myId && message.clientMessageId) {
-        this.pending = this.pending.filter((p) => p.clientMessageId !== message.clientMessageId);
-      }
+      applied.push(message);
     }
-    if (!touched && change !== 'reset') return;
+    if (applied.length === 0 && change !== 'reset') return;
     this.orderedCache = undefined;
+    // Stored: no longer pending (from the server's answer, or first from a frame or a page).
+    for (const message of applied) if (message.senderId === this.myId) this.outbox.confirmed(message);
     this.changed.emit(change);
     this.markRead();
   }

@@ -1,7 +1,8 @@
 import type { Api, Conversation, Message, User } from '../api.js';
 import type { ConversationStore } from '../conversations.js';
 import { el, formatFull, formatTime, reconcile, setChildren } from '../dom.js';
-import type { PendingMessage, Thread, ThreadChange } from '../thread.js';
+import type { PendingMessage } from '../outbox.js';
+import type { Thread, ThreadChange } from '../thread.js';
 import type { UserDirectory } from '../users.js';
 import { openGroupDialog } from './group-dialog.js';
 import { conversationTitle } from './sidebar.js';
@@ -12,6 +13,8 @@ export interface ThreadViewOptions {
   thread: Thread;
   conversations: ConversationStore;
   users: UserDirectory;
+  /** Unsent text by conversation: the composer starts with this one's and keeps it up to date. */
+  drafts: Map<string, string>;
   back: () => void;
 }
 
@@ -98,7 +101,11 @@ export class ThreadView {
         this.send();
       }
     });
-    this.composer.addEventListener('input', () => this.fitComposer());
+    this.composer.value = options.drafts.get(thread.id) ?? '';
+    this.composer.addEventListener('input', () => {
+      this.saveDraft();
+      this.fitComposer();
+    });
 
     // Older pages load by themselves when the top of the log scrolls into view.
     this.observer = new IntersectionObserver(
@@ -136,7 +143,13 @@ export class ThreadView {
     // Sending needs no history: a message written while the page loads goes at once.
     this.options.thread.send(body);
     this.composer.value = '';
+    this.saveDraft();
     this.fitComposer();
+  }
+
+  private saveDraft(): void {
+    if (this.composer.value) this.options.drafts.set(this.options.thread.id, this.composer.value);
+    else this.options.drafts.delete(this.options.thread.id);
   }
 
   private fitComposer(): void {
