@@ -584,5 +584,28 @@ describe.runIf(runBrowserTests)('web client', () => {
       expect(await page.locator('.notice').textContent()).toMatch(/session has ended/);
       expect(await storedSession(page)).toBeNull();
     });
+
+    it('keeps what was written when the session ends under it, for logging in again', async () => {
+      const b = await person();
+      const bob = await registerInPage(b.page, 'bob');
+      const alice = await newUser(app, 'alice');
+      const conversationId = await newDirect(app, alice, bob);
+      await send(app, alice, conversationId, 'still there?');
+      await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
+      await openConversation(b.page, conversationId);
+      await expect.poll(() => shownSeqs(b.page)).toEqual([1]);
+
+      // The token is revoked (as a password change would) while the page sits open; its socket stays.
+      const { DataSource } = await import('typeorm');
+      await app.app.get(DataSource).query(`UPDATE users SET token_version = token_version + 1 WHERE id = $1`, [bob.id]);
+      await b.page.getByTestId('composer').fill('my long reply');
+      await b.page.getByTestId('composer').press('Enter');
+      await b.page.getByTestId('login').waitFor({ timeout: 10_000 });
+
+      await logInPage(b.page, bob);
+      await openConversation(b.page, conversationId);
+      expect(await b.page.getByTestId('composer').inputValue()).toBe('my long reply');
+      await screenshot(b.page, 'web-unsent-kept');
+    }, 60_000);
   });
 });

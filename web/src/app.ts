@@ -3,7 +3,7 @@ import { ConversationStore } from './conversations.js';
 import { el, setChildren } from './dom.js';
 import { LiveConnection } from './live.js';
 import { Outbox } from './outbox.js';
-import { clearSession, loadSession, onSessionChange, saveSession, type Session } from './session.js';
+import { clearSession, keepUnsent, loadSession, onSessionChange, saveSession, takeUnsent, type Session } from './session.js';
 import { Thread } from './thread.js';
 import { UserDirectory } from './users.js';
 import { ConnectionIndicator } from './views/connection.js';
@@ -72,7 +72,7 @@ class Chat {
   private readonly users: UserDirectory;
   private readonly outbox: Outbox;
   /** What the user had typed in each conversation and not sent, kept while it looks at another. */
-  private readonly drafts = new Map<string, string>();
+  private readonly drafts: Map<string, string>;
   private readonly live: LiveConnection;
   private readonly indicator: ConnectionIndicator;
   private readonly layout: HTMLElement;
@@ -87,6 +87,7 @@ class Chat {
     private readonly end: (notice?: string) => void,
   ) {
     const me = session.user;
+    this.drafts = takeUnsent(me.id);
     this.api = new Api(session.token, () => this.sessionExpired());
     this.conversations = new ConversationStore(this.api);
     this.users = new UserDirectory(this.api, me);
@@ -245,6 +246,15 @@ class Chat {
 
   private sessionExpired(): void {
     if (this.ended) return;
+    keepUnsent(this.session.user.id, this.unsentText());
     this.end('Your session has ended. Please log in again.');
+  }
+
+  /** By conversation: the messages the server never stored, then the draft. */
+  private unsentText(): Map<string, string> {
+    const texts = new Map<string, string[]>();
+    for (const message of this.outbox.all()) texts.set(message.conversationId, [...(texts.get(message.conversationId) ?? []), message.body]);
+    for (const [id, draft] of this.drafts) texts.set(id, [...(texts.get(id) ?? []), draft]);
+    return new Map([...texts].map(([id, parts]) => [id, parts.join('\n\n')]));
   }
 }

@@ -42,6 +42,10 @@ export class Outbox {
     return this.byConversation.get(conversationId) ?? [];
   }
 
+  all(): PendingMessage[] {
+    return [...this.byConversation.values()].flat();
+  }
+
   send(conversationId: string, body: string): void {
     const message: PendingMessage = { conversationId, clientMessageId: randomId(), body, state: 'sending', failures: 0 };
     this.byConversation.set(conversationId, [...this.in(conversationId), message]);

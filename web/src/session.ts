@@ -42,3 +42,30 @@ export function onSessionChange(listener: () => void): void {
     if (event.key === KEY || event.key === null) listener();
   });
 }
+
+const UNSENT_KEY = 'parley.unsent';
+
+/**
+ * Text the user wrote and the server never stored, by conversation, kept when the session ends
+ * under it (an expired or revoked token) so that logging in again as the same user finds it in
+ * the composers. In this tab's sessionStorage only: it is private, and the tab may be a shared
+ * machine's.
+ */
+export function keepUnsent(userId: string, texts: Map<string, string>): void {
+  try {
+    if (texts.size > 0) sessionStorage.setItem(UNSENT_KEY, JSON.stringify({ userId, texts: [...texts] }));
+  } catch {
+    // Storage unavailable: the text is lost, as it was before this was kept.
+  }
+}
+
+/** The text `keepUnsent` kept for this user, once. */
+export function takeUnsent(userId: string): Map<string, string> {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(UNSENT_KEY) ?? 'null') as { userId: string; texts: [string, string][] } | null;
+    sessionStorage.removeItem(UNSENT_KEY);
+    return new Map(kept?.userId === userId ? kept.texts : []);
+  } catch {
+    return new Map();
+  }
+}
