@@ -367,6 +367,32 @@ describe.runIf(runBrowserTests)('web client', () => {
       await screenshot(b.page, 'web-outbox');
     }, 60_000);
 
+    it('counts a message in characters as the server does: 2,500 emoji go, 4,001 characters are refused in place', async () => {
+      const b = await person();
+      const bob = await registerInPage(b.page, 'bob');
+      const alice = await newUser(app, 'alice');
+      const conversationId = await newDirect(app, alice, bob);
+      await send(app, alice, conversationId, 'hello');
+      await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
+      await openConversation(b.page, conversationId);
+      await expect.poll(() => shownSeqs(b.page)).toEqual([1]);
+
+      // Inserted as a paste is: the textarea's maxlength (UTF-16 units) kept 2,000 of them.
+      await b.page.getByTestId('composer').focus();
+      await b.page.keyboard.insertText('😀'.repeat(2500));
+      await b.page.getByTestId('composer').press('Enter');
+      await expect.poll(() => shownSeqs(b.page), { timeout: 10_000 }).toEqual([1, 2]);
+      const history = await app.http().get(`/api/v1/conversations/${conversationId}/messages`).set(alice.auth);
+      expect([...history.body.items[0].body].length).toBe(2500);
+
+      await b.page.getByTestId('composer').fill('x'.repeat(4001));
+      await b.page.getByTestId('composer').press('Enter');
+      await expect.poll(() => b.page.getByTestId('composer-error').textContent()).toBe('This message is 4,001 characters long; the most is 4,000.');
+      expect(await b.page.getByTestId('composer').inputValue()).toHaveLength(4001);
+      expect(await shownSeqs(b.page)).toEqual([1, 2]);
+      await screenshot(b.page, 'web-too-long');
+    }, 60_000);
+
     it('sends again by itself a message whose request failed while the socket stayed up', async () => {
       const b = await person();
       const bob = await registerInPage(b.page, 'bob');

@@ -37,6 +37,7 @@ export class ThreadView {
   private readonly olderButton: HTMLButtonElement;
   private readonly notice = el('p', { class: 'thread-notice muted' });
   private readonly composer: HTMLTextAreaElement;
+  private readonly composerError = el('p', { class: 'form-error composer-error', testid: 'composer-error', attrs: { id: 'composer-error', role: 'alert' } });
   private readonly items = new Map<string, HTMLLIElement>();
   private readonly observer: IntersectionObserver;
   private readonly unsubscribe: Array<() => void> = [];
@@ -66,7 +67,8 @@ export class ThreadView {
     );
     this.composer = el('textarea', {
       testid: 'composer',
-      attrs: { id: 'composer', rows: 1, maxlength: MAX_BODY, placeholder: 'Write a message…', 'aria-describedby': 'composer-hint' },
+      // No maxlength: it counts UTF-16 units (an emoji is two) and cuts pasted text silently.
+      attrs: { id: 'composer', rows: 1, placeholder: 'Write a message…', 'aria-describedby': 'composer-hint composer-error' },
     });
     const composerForm = el(
       'form',
@@ -87,6 +89,7 @@ export class ThreadView {
         this.addPeople,
       ),
       this.log,
+      this.composerError,
       composerForm,
     );
 
@@ -103,6 +106,7 @@ export class ThreadView {
     });
     this.composer.value = options.drafts.get(thread.id) ?? '';
     this.composer.addEventListener('input', () => {
+      this.composerError.textContent = '';
       this.saveDraft();
       this.fitComposer();
     });
@@ -140,6 +144,12 @@ export class ThreadView {
   private send(): void {
     const body = this.composer.value.trim();
     if (!body) return;
+    // Counted as the server counts it: in characters (code points), not UTF-16 units.
+    const length = [...body].length;
+    if (length > MAX_BODY) {
+      this.composerError.textContent = `This message is ${length.toLocaleString()} characters long; the most is ${MAX_BODY.toLocaleString()}.`;
+      return;
+    }
     // Sending needs no history: a message written while the page loads goes at once.
     this.options.thread.send(body);
     this.composer.value = '';
@@ -327,7 +337,8 @@ export class ThreadView {
     const input = el('textarea', {
       class: 'edit-input',
       testid: 'edit-input',
-      attrs: { maxlength: MAX_BODY, rows: 2, 'aria-label': 'Edit message' },
+      // No maxlength, as in the composer: the server's answer says when it is too long.
+      attrs: { rows: 2, 'aria-label': 'Edit message' },
     });
     input.value = message.body ?? '';
     const form = el(
