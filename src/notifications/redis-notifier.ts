@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { REDIS_COMMAND_TIMEOUT_MS } from '../config/redis-timeout.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerFrame } from './frames.js';
 import { Notifier } from './notifier.js';
@@ -36,7 +37,12 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
     this.prefix = `${config.redisChannelPrefix}:u:`;
     // No offline queue for publishing: while Redis is down a publish fails at once instead of
     // piling up in memory; clients recover what they missed through seq.
-    this.publisher = new Redis(config.redisUrl!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+    this.publisher = new Redis(config.redisUrl!, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      lazyConnect: false,
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    });
     this.subscriber = new Redis(config.redisUrl!, { maxRetriesPerRequest: null });
     for (const [name, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
       client.on('error', (error) => this.logger.warn(`Redis ${name}: ${error.message}`));

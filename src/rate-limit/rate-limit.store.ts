@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { REDIS_COMMAND_TIMEOUT_MS } from '../config/redis-timeout.js';
 
 export interface WindowCount {
   count: number;
@@ -44,7 +45,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   private readonly redis: Redis;
 
   constructor(url: string, private readonly prefix: string) {
-    this.redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    this.redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS });
     this.redis.on('error', () => undefined);
   }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
+import { newDirect, newUser, PASSWORD } from '../support/factories.js';
 import { hasRedisServer, startRedis } from '../support/processes.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -78,4 +79,39 @@ describe.skipIf(!hasRedisServer)('health with REDIS_URL', () => {
       await app.close();
     }
   });
+
+  it('keeps answering when Redis stops answering but keeps its connections: ready 503, sends and logins served', async () => {
+    const redis = await startRedis();
+    const proxy = await startTcpProxy(redis.url);
+    // Rate limits on: their counts are the Redis commands every send and login waits on.
+    const app = await startApp({
+      REDIS_URL: proxy.url,
+      RATE_LIMIT_SEND_PER_USER: '60/10',
+      RATE_LIMIT_SEND_PER_ADDRESS: '600/10',
+      RATE_LIMIT_LOGIN_PER_USERNAME: '10/60',
+      RATE_LIMIT_LOGIN_PER_ADDRESS: '100/60',
+    });
+    try {
+      await eventually(async () => (await app.http().get('/health/ready')).status === 200);
+      const [alice, bob] = [await newUser(app), await newUser(app)];
+      const conversationId = await newDirect(app, alice, bob);
+
+      // Without a limit each of these waited for ever (the test's own timeout ends it).
+      proxy.freeze();
+      const sent = await app.http().post('/api/v1/messages').set(alice.auth).send({ conversationId, body: 'while Redis hangs' });
+      expect(sent.status).toBe(201);
+      const login = await app.http().post('/api/v1/auth/login').send({ username: bob.username, password: PASSWORD });
+      expect(login.status).toBe(200);
+      const ready = await app.http().get('/health/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toMatchObject({ details: { redis: { status: 'down' } } });
+
+      proxy.thaw();
+      await eventually(async () => (await app.http().get('/health/ready')).status === 200);
+    } finally {
+      await app.close();
+      await proxy.close();
+      await redis.stop();
+    }
+  }, 30_000);
 });
