@@ -151,11 +151,18 @@ function origins(env: Env): string[] | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   return raw.split(',').map((origin) => {
     const trimmed = origin.trim().replace(/\/+$/, '');
+    let url: URL | undefined;
     try {
-      return new URL(trimmed).origin;
+      url = new URL(trimmed);
     } catch {
-      throw new ConfigError(`ALLOWED_ORIGINS has an invalid origin "${trimmed}"`);
+      url = undefined;
     }
+    // `localhost:3000` parses too, as a URL of scheme "localhost:" whose origin is "null": the
+    // very origin of sandboxed frames and file:// pages, which would then be let in.
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new ConfigError(`ALLOWED_ORIGINS has an invalid origin "${trimmed}" (give scheme and host, e.g. https://chat.example.com)`);
+    }
+    return url.origin;
   });
 }
 

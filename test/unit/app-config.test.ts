@@ -34,6 +34,9 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL is not a valid URL'],
     [{ REDIS_URL: 'http://localhost' }, 'REDIS_URL must start with redis:// or rediss://'],
     [{ ALLOWED_ORIGINS: 'https://ok.example, nope' }, 'ALLOWED_ORIGINS has an invalid origin "nope"'],
+    // A URL of scheme "localhost:", whose origin is "null" (sandboxed frames, file:// pages).
+    [{ ALLOWED_ORIGINS: 'localhost:3000' }, 'ALLOWED_ORIGINS has an invalid origin "localhost:3000"'],
+    [{ ALLOWED_ORIGINS: 'file:///tmp' }, 'ALLOWED_ORIGINS has an invalid origin "file:///tmp"'],
     [{ SCRYPT_COST: '1000' }, 'SCRYPT_COST must be between 1024'],
     [{ SCRYPT_COST: '3072' }, 'SCRYPT_COST must be a power of two'],
     [{ ADMIN_USERNAME: 'root' }, 'ADMIN_USERNAME and ADMIN_PASSWORD must be set together'],
