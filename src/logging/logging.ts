@@ -11,8 +11,12 @@ import type { AppConfig } from '../config/app-config.js';
 /** A client's own `X-Request-Id` is kept when it looks like an id; anything else is replaced. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Query parameters whose values are credentials. */
-const SECRET_QUERY_PARAMETERS = /([?&](?:ticket|token|access_token|password)=)[^&#]*/gi;
+/**
+ * Query parameters whose values are credentials: Parley's own (`ticket`, and the body fields
+ * `accessToken`, `password` should a client misplace them) and the names clients commonly
+ * give tokens and keys.
+ */
+const SECRET_QUERY_PARAMETERS = /([?&](?:ticket|token|access_?token|accesstoken|password|api_?key|jwt|secret)=)[^&#]*/gi;
 
 /** Keys whose values are credentials. */
 const SECRET_KEYS = ['password', 'passwordHash', 'accessToken', 'token', 'ticket'];

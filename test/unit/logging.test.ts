@@ -19,6 +19,10 @@ describe('URLs in logs', () => {
       '/x?a=1&token=[Redacted]&b=2&access_token=[Redacted]&password=[Redacted]#frag',
     );
     expect(withoutSecrets('/api/v1/users?q=ticket')).toBe('/api/v1/users?q=ticket');
+    // Found by probing: the API's own field name, and common names for keys, went out in clear.
+    expect(withoutSecrets('/x?accessToken=a&api_key=b&apikey=c&jwt=d&secret=e&q=f')).toBe(
+      '/x?accessToken=[Redacted]&api_key=[Redacted]&apikey=[Redacted]&jwt=[Redacted]&secret=[Redacted]&q=f',
+    );
   });
 });
 
