@@ -1,4 +1,5 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { Logger } from '@nestjs/common';
 import { PGlite } from '@electric-sql/pglite';
@@ -17,6 +18,8 @@ export class EmbeddedPostgres {
   private db?: PGlite;
   private server?: PGLiteSocketServer;
   private lockFile?: string;
+  /** What this process wrote in the lock file: `<pid>@<host>`. */
+  private readonly lockOwner = `${process.pid}@${hostname()}`;
 
   constructor(
     private readonly dataDir: string,
@@ -50,7 +53,10 @@ export class EmbeddedPostgres {
   async stop(): Promise<void> {
     await this.server?.stop();
     await this.db?.close();
-    if (this.lockFile) await rm(this.lockFile, { force: true });
+    // Only its own: a lock another process has since taken (see `lock`) stays.
+    if (this.lockFile && (await readFile(this.lockFile, 'utf8').catch(() => '')) === this.lockOwner) {
+      await rm(this.lockFile, { force: true });
+    }
     this.server = undefined;
     this.db = undefined;
     this.lockFile = undefined;
@@ -59,20 +65,27 @@ export class EmbeddedPostgres {
   /**
    * PGlite has no lock of its own, and two processes writing one data directory corrupt it
    * (a second server, or `create-admin` while the server runs). A file holding the owner's pid
-   * refuses the second; one left by a process that has died is taken over.
+   * and host refuses the second; one left by a process of this host that has died is taken
+   * over. One from another host is refused whatever its pid: two containers on one volume
+   * (each its own host, and each's server pid 1) cannot see each other's processes, and took
+   * the lock from each other, both serving, acknowledged writes lost.
    */
   private async lock(file: string): Promise<void> {
     try {
-      await writeFile(file, String(process.pid), { flag: 'wx' });
+      await writeFile(file, this.lockOwner, { flag: 'wx' });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number((await readFile(file, 'utf8')).trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isRunning(owner)) {
+      // An older lock holds the pid alone.
+      const [pid, host = hostname()] = (await readFile(file, 'utf8')).trim().split('@');
+      const owner = Number(pid);
+      const elsewhere = host !== hostname();
+      if (elsewhere || (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isRunning(owner))) {
         throw new Error(
-          `The embedded database in ${path.dirname(file)} is in use by process ${owner}: stop that process first, or set DATABASE_URL`,
+          `The embedded database in ${path.dirname(file)} is in use by process ${owner}${elsewhere ? ` on host ${host}` : ''}: ` +
+            `stop that process first, or set DATABASE_URL (if no Parley is running there, delete ${file})`,
         );
       }
-      await writeFile(file, String(process.pid));
+      await writeFile(file, this.lockOwner);
     }
     this.lockFile = file;
   }

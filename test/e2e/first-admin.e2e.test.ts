@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -91,6 +91,20 @@ describe('create-admin on the embedded database', () => {
       const result = cli(['create-admin', 'someone'], 'a good password\n', { DATA_DIR: dataDir });
       expect(result.status).toBe(1);
       expect(result.stderr).toContain(`is in use by process ${process.pid}: stop that process first, or set DATABASE_URL`);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a data directory locked from another host (a container on a shared volume), whatever the pid', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'parley-cli-'));
+    try {
+      // Its pid is the CLI's own as often as not (pid 1 in every container): it was taken over.
+      await writeFile(path.join(dataDir, 'pg.lock'), '1@another-container');
+      const result = cli(['create-admin', 'someone'], 'a good password\n', { DATA_DIR: dataDir });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('is in use by process 1 on host another-container: stop that process first, or set DATABASE_URL');
+      expect(await readFile(path.join(dataDir, 'pg.lock'), 'utf8')).toBe('1@another-container');
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
