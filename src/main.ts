@@ -38,8 +38,24 @@ async function bootstrap(): Promise<void> {
       }, config.shutdownTimeoutMs).unref();
     });
   }
-  await app.listen(config.port, config.host);
+  try {
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    const reason = LISTEN_ERRORS[(error as NodeJS.ErrnoException).code ?? ''];
+    if (!reason) throw error;
+    console.error(`Start-up error: cannot listen on ${config.host}:${config.port}: ${reason}`);
+    await app.close();
+    process.exit(1);
+  }
   logger.log(`Listening on ${await app.getUrl()} (WebSocket at /ws, API documentation at /docs)`);
 }
+
+/** Why HOST and PORT cannot be listened on, as one line instead of a stack trace. */
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the port is in use (PORT)',
+  EADDRNOTAVAIL: 'this machine has no such address (HOST)',
+  ENOTFOUND: 'no such host (HOST)',
+  EACCES: 'not permitted (ports below 1024 need privileges)',
+};
 
 void bootstrap();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { isLengthBetween } from '../common/text-length.js';
 
 /** Raised when an environment variable is missing or malformed; main.ts prints it as one line. */
@@ -102,7 +103,24 @@ function trustProxy(env: Env): boolean | string | number {
   if (raw === undefined || raw === '' || raw === 'false') return false;
   if (raw === 'true') return true;
   if (/^\d+$/.test(raw)) return Number(raw);
+  // Fastify's own check of a bad entry is a TypeError with a stack, after the database is up.
+  if (!raw.split(',').every((entry) => isProxyAddress(entry.trim()))) {
+    throw new ConfigError(
+      `TRUST_PROXY must be true, false, a hop count or a comma-separated list of proxy addresses (IPs, CIDRs, loopback, linklocal, uniquelocal), got "${raw}"`,
+    );
+  }
   return raw;
+}
+
+/** What Fastify (proxy-addr) takes as a trusted proxy: an IP, a CIDR, an IP/netmask or a named range. */
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, range, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (range === undefined) return true;
+  if (/^\d{1,3}$/.test(range)) return Number(range) <= (version === 4 ? 32 : 128);
+  return version === 4 && isIP(range) === 4;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

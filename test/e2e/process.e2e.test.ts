@@ -34,6 +34,22 @@ describe('configuration errors stop the process with one line naming the variabl
   });
 });
 
+describe('start-up errors stop the process with one line', () => {
+  it('a port in use', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    try {
+      const result = runMain({ DATABASE_URL: inject('databaseUrl'), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'silent' });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe(`Start-up error: cannot listen on 127.0.0.1:${port}: the port is in use (PORT)\n`);
+    } finally {
+      taken.close();
+    }
+  });
+});
+
 describe('a running server', () => {
   it('logs JSON lines with request ids and no secrets, and shuts down gracefully on SIGTERM', async () => {
     const adminName = uniqueName('admin');

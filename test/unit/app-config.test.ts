@@ -34,6 +34,9 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL is not a valid URL'],
     [{ REDIS_URL: 'http://localhost' }, 'REDIS_URL must start with redis:// or rediss://'],
     [{ ALLOWED_ORIGINS: 'https://ok.example, nope' }, 'ALLOWED_ORIGINS has an invalid origin "nope"'],
+    [{ TRUST_PROXY: 'garbage' }, 'TRUST_PROXY must be true, false, a hop count or a comma-separated list of proxy addresses'],
+    [{ TRUST_PROXY: '-1' }, 'TRUST_PROXY must be true, false, a hop count'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY must be true, false, a hop count'],
     // A URL of scheme "localhost:", whose origin is "null" (sandboxed frames, file:// pages).
     [{ ALLOWED_ORIGINS: 'localhost:3000' }, 'ALLOWED_ORIGINS has an invalid origin "localhost:3000"'],
     [{ ALLOWED_ORIGINS: 'file:///tmp' }, 'ALLOWED_ORIGINS has an invalid origin "file:///tmp"'],
@@ -53,6 +56,13 @@ describe('loadConfig', () => {
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('takes TRUST_PROXY as Fastify does: true, a hop count, or proxy addresses', () => {
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    const list = '10.0.0.0/8, loopback, 127.0.0.1, ::1, fd00::/8, 192.168.0.0/255.255.0.0';
+    expect(loadConfig({ TRUST_PROXY: list }).trustProxy).toBe(list);
   });
 
   it('logs for people in development, as JSON elsewhere, and quietly in tests', () => {
