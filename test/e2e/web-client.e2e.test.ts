@@ -99,6 +99,19 @@ describe.runIf(runBrowserTests)('web client', () => {
 
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
+  /** Bob in a page, reading the direct conversation that Alice (made with the API) began with `first`. */
+  async function bobReadingAlice(first: string) {
+    const b = await person();
+    const bob = await registerInPage(b.page, 'bob');
+    const alice = await newUser(app, 'alice');
+    const conversationId = await newDirect(app, alice, bob);
+    await send(app, alice, conversationId, first);
+    await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
+    await openConversation(b.page, conversationId);
+    await expect.poll(() => shownSeqs(b.page)).toEqual([1]);
+    return { b, bob, alice, conversationId };
+  }
+
   async function openConversation(page: Page, conversationId: string): Promise<void> {
     await conversationItem(page, conversationId).click();
     await expect.poll(() => openId(page)).toBe(conversationId);
@@ -300,14 +313,7 @@ describe.runIf(runBrowserTests)('web client', () => {
       await screenshot(b.page, 'web-reconnect');
     }, 60_000);
     it('sends a message written while offline once the connection is back, exactly once', async () => {
-      const b = await person();
-      const bob = await registerInPage(b.page, 'bob');
-      const alice = await newUser(app, 'alice');
-      const conversationId = await newDirect(app, alice, bob);
-      await send(app, alice, conversationId, 'are you there?');
-      await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
-      await openConversation(b.page, conversationId);
-      await expect.poll(() => shownSeqs(b.page)).toEqual([1]);
+      const { b, alice, conversationId } = await bobReadingAlice('are you there?');
 
       await b.context.setOffline(true);
       await expect.poll(() => b.page.getByTestId('connection-state').textContent()).toBe('offline');
@@ -368,14 +374,7 @@ describe.runIf(runBrowserTests)('web client', () => {
     }, 60_000);
 
     it('counts a message in characters as the server does: 2,500 emoji go, 4,001 characters are refused in place', async () => {
-      const b = await person();
-      const bob = await registerInPage(b.page, 'bob');
-      const alice = await newUser(app, 'alice');
-      const conversationId = await newDirect(app, alice, bob);
-      await send(app, alice, conversationId, 'hello');
-      await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
-      await openConversation(b.page, conversationId);
-      await expect.poll(() => shownSeqs(b.page)).toEqual([1]);
+      const { b, alice, conversationId } = await bobReadingAlice('hello');
 
       // Inserted as a paste is: the textarea's maxlength (UTF-16 units) kept 2,000 of them.
       await b.page.getByTestId('composer').focus();
@@ -394,14 +393,7 @@ describe.runIf(runBrowserTests)('web client', () => {
     }, 60_000);
 
     it('sends again by itself a message whose request failed while the socket stayed up', async () => {
-      const b = await person();
-      const bob = await registerInPage(b.page, 'bob');
-      const alice = await newUser(app, 'alice');
-      const conversationId = await newDirect(app, alice, bob);
-      await send(app, alice, conversationId, 'hello');
-      await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
-      await openConversation(b.page, conversationId);
-      await expect.poll(() => shownSeqs(b.page)).toEqual([1]);
+      const { b, alice, conversationId } = await bobReadingAlice('hello');
 
       // The first POST of a message is cut off; the socket is untouched.
       let cut = 0;
@@ -612,14 +604,7 @@ describe.runIf(runBrowserTests)('web client', () => {
     });
 
     it('keeps what was written when the session ends under it, for logging in again', async () => {
-      const b = await person();
-      const bob = await registerInPage(b.page, 'bob');
-      const alice = await newUser(app, 'alice');
-      const conversationId = await newDirect(app, alice, bob);
-      await send(app, alice, conversationId, 'still there?');
-      await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
-      await openConversation(b.page, conversationId);
-      await expect.poll(() => shownSeqs(b.page)).toEqual([1]);
+      const { b, bob, conversationId } = await bobReadingAlice('still there?');
 
       // The token is revoked (as a password change would) while the page sits open; its socket stays.
       const { DataSource } = await import('typeorm');
