@@ -1,13 +1,12 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { InOrder, QueryInteger } from './validation.js';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { InOrder, IntegerQuery } from './validation.js';
 
 /** `?limit=&cursor=` of every keyset-paginated list. */
 export class CursorPageQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
-  @QueryInteger()
-  @InOrder(IsInt(), Min(1), Max(100))
+  @IntegerQuery(1, 100)
   limit: number = 20;
 
   @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page' })

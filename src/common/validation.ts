@@ -1,15 +1,19 @@
 import { type ArgumentMetadata, BadRequestException, ValidationPipe, type ValidationPipeOptions, applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { Matches } from 'class-validator';
+import { IsInt, Matches, Max, Min } from 'class-validator';
 import { ID_PATTERN } from './ids.js';
 import { assertWithinInputLimits } from './input-limits.js';
 
 /**
- * A query parameter of decimal digits, as a number. Anything else is left as it came, to fail
- * IsInt: Number() (class-transformer's `@Type(() => Number)`) read `0x10` as 16, `1e1` as 10
- * and a blank as 0.
+ * A query parameter that is a whole number from `min` to `max`. Only decimal digits become a
+ * number; anything else is left as it came, to be told it must be an integer: Number()
+ * (class-transformer's `@Type(() => Number)`) read `0x10` as 16, `1e1` as 10 and a blank as 0.
  */
-export const QueryInteger = () => Transform(({ value }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value));
+export const IntegerQuery = (min: number, max: number) =>
+  applyDecorators(
+    Transform(({ value }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value)),
+    InOrder(IsInt(), Min(min), Max(max)),
+  );
 
 /** Trims strings before validation (`body: 1–4000 characters after trimming`). */
 export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? value.trim() : value));
@@ -24,9 +28,10 @@ export const InOrder = (...checks: PropertyDecorator[]) => applyDecorators(...ch
 
 /**
  * A name or title: one line shown among others, so no control characters (line breaks, tabs,
- * terminal escapes), no line or paragraph separators (U+2028, U+2029), and none of Unicode's text-direction overrides and isolates
- * (U+202A–U+202E, U+2066–U+2069), with which a name displays as something else ("Trojan
- * Source" spoofing). Any script, and emoji sequences (joined by U+200D), are fine.
+ * terminal escapes), no line or paragraph separators (U+2028, U+2029), and none of Unicode's
+ * text-direction overrides and isolates (U+202A–U+202E, U+2066–U+2069), with which a name
+ * displays as something else ("Trojan Source" spoofing). Any script, and emoji sequences
+ * (joined by U+200D), are fine.
  */
 export const OneLineName = () =>
   Matches(/^[^\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]*$/u, {
@@ -67,8 +72,8 @@ function isCheckedBody(type: unknown): type is CheckedBody {
 
 /**
  * The one global pipe. Every body, query and path parameter is first refused if it holds a NUL
- * character or is nested too deep; then a body whose type checks itself with a static `fromBody` (a `CheckedBody`)
- * is checked so, and everything else goes through Nest's ValidationPipe (class-transformer,
+ * character or is nested too deep; then a body whose type checks itself with a static
+ * `fromBody` (a `CheckedBody`) is checked so, and everything else goes through Nest's ValidationPipe (class-transformer,
  * then class-validator's decorators), a field that pipe would let through unreported (named
  * like a member of Object.prototype, or `prototype`) refused as unknown first. One pipe, not
  * two: Nest runs each pipe on each parameter through a chain of promises, a cost paid on

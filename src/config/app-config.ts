@@ -169,12 +169,7 @@ function origins(env: Env): string[] | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   return raw.split(',').map((origin) => {
     const trimmed = origin.trim().replace(/\/+$/, '');
-    let url: URL | undefined;
-    try {
-      url = new URL(trimmed);
-    } catch {
-      url = undefined;
-    }
+    const url = URL.canParse(trimmed) ? new URL(trimmed) : undefined;
     // `localhost:3000` parses too, as a URL of scheme "localhost:" whose origin is "null": the
     // very origin of sandboxed frames and file:// pages, which would then be let in.
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {

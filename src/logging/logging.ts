@@ -16,7 +16,7 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
  * `accessToken`, `password` should a client misplace them) and the names clients commonly
  * give tokens and keys.
  */
-const SECRET_QUERY_PARAMETERS = /([?&](?:ticket|token|access_?token|accesstoken|password|api_?key|jwt|secret)=)[^&#]*/gi;
+const SECRET_QUERY_PARAMETERS = /([?&](?:ticket|token|access_?token|password|api_?key|jwt|secret)=)[^&#]*/gi;
 
 /** Keys whose values are credentials. */
 const SECRET_KEYS = ['password', 'passwordHash', 'accessToken', 'token', 'ticket'];

@@ -14,10 +14,10 @@ const FIELDS = new Set(['conversationId', 'recipientId', 'body', 'clientMessageI
  * Checked by `fromBody` rather than by class-validator decorators: this is the body of every
  * send, and class-transformer with class-validator cost the server about a fifth of its CPU
  * per message under load (README, "What each change bought"). The rules and messages are those
- * the decorators had, but that a null `conversationId` or `recipientId` is absent, a `clientMessageId` that is not a
- * string is told so, and a field named like a member of Object.prototype (`toString`) or
- * `prototype` is unknown, as it should always have been; test/unit/send-message-dto.test.ts
- * holds it to them.
+ * the decorators had, but that a null `conversationId` or `recipientId` is absent, a
+ * `clientMessageId` that is not a string is told so, and a field named like a member of
+ * Object.prototype (`toString`) or `prototype` is unknown, as it should always have been;
+ * test/unit/send-message-dto.test.ts holds it to them.
  */
 export class SendMessageDto {
   @ApiPropertyOptional({ description: 'The conversation to send into (or give recipientId)', example: '7' })
