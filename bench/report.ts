@@ -221,6 +221,13 @@ export function buildRows(r: BenchResults): Row[] {
       met: c.connectsPerSecond >= 2000,
       reference: '45 connects/s',
     });
+    if (c.coldConnectsPerSecond !== undefined) {
+      rows.push({
+        figure: `  the warm-up before them: ${int(c.warmupSockets)} handshakes of a cold server`,
+        measured: `${int(c.coldConnectsPerSecond)} /s`,
+        target: '',
+      });
+    }
     rows.push({
       figure: '  server RSS per socket (fresh instance)',
       measured: `${c.kbPerSocket.toFixed(1)} KB (${int(c.rssBeforeKb / 1024)} → ${int(c.rssAfterKb / 1024)} MB)`,
