@@ -30,6 +30,10 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     {
       // Held until pino takes over below, so that even start-up lines are structured.
       bufferLogs: true,
+      // A failure to start is thrown to the caller (main.ts prints a StartupError as one line)
+      // instead of ending the process here with the error's stack.
+      abortOnError: false,
+      autoFlushLogs: false,
       // During a graceful shutdown, new requests get 503 while in-flight ones finish.
       return503OnClosing: true,
       // Nest would add a form (urlencoded) parser beside Fastify's own JSON one; the API takes
@@ -38,6 +42,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     },
   );
   app.useLogger(app.get(Logger));
+  app.flushLogs();
   logRequests(app);
   await configureApp(app, config);
   return app;

@@ -24,7 +24,14 @@ async function createAdmin(username: string | undefined): Promise<void> {
   const { NestFactory } = await import('@nestjs/core');
   const { CliModule } = await import('./cli/cli.module.js');
   const { AdminAccountsService } = await import('./admin/admin-accounts.service.js');
-  const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: ['error', 'warn'] });
+  // A failure to start is thrown to the handler below, which prints it as one line.
+  const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), {
+    logger: ['error', 'warn'],
+    abortOnError: false,
+    bufferLogs: true,
+    autoFlushLogs: false,
+  });
+  app.flushLogs();
   try {
     const outcome = await app.get(AdminAccountsService).ensureAdmin(username, password);
     password = '';

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import { StartupError } from './common/startup-error.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
 import { keptJwtSecret } from './config/kept-secret.js';
 
@@ -14,10 +15,18 @@ async function bootstrap(): Promise<void> {
     console.error(`Configuration error: ${error.message}`);
     process.exit(1);
   }
-  if (!config.databaseUrl && !process.env.JWT_SECRET) config = { ...config, jwtSecret: await keptJwtSecret(config.dataDir) };
   // Loaded only once the configuration is known to be good: a bad setting fails at once.
   const { createApp } = await import('./app.setup.js');
-  const app = await createApp(config);
+  let app: Awaited<ReturnType<typeof createApp>>;
+  try {
+    if (!config.databaseUrl && !process.env.JWT_SECRET) config = { ...config, jwtSecret: await keptJwtSecret(config.dataDir) };
+    app = await createApp(config);
+  } catch (error) {
+    if (error instanceof StartupError) console.error(`Start-up error: ${error.message}`);
+    // Anything else is a bug: the lines held back during start-up, its stack among them.
+    else Logger.flush();
+    process.exit(1);
+  }
   const logger = new Logger('Parley');
   // On SIGTERM or SIGINT: new requests get 503, sockets are closed with 1001, in-flight
   // requests finish, the HTTP server and then the database pool close, and the process exits 0

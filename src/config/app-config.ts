@@ -13,6 +13,8 @@ export interface AppConfig {
   databaseUrl: string | undefined;
   dataDir: string;
   databasePoolSize: number;
+  /** How many times to try reaching DATABASE_URL at start, 3 s apart, before giving up. */
+  databaseConnectAttempts: number;
   /**
    * How long a statement waits for a lock before PostgreSQL refuses it (0: no limit). A
    * transaction left open elsewhere then costs one conversation's writes a 503, not the pool.
@@ -243,6 +245,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: env.DATA_DIR || './data',
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
+    databaseConnectAttempts: integer(env, 'DATABASE_CONNECT_ATTEMPTS', 10, 1, 1000),
     databaseLockTimeoutMs: integer(env, 'DATABASE_LOCK_TIMEOUT_MS', 2000, 0, 600_000),
     databaseStatementTimeoutMs,
     databaseIdleInTransactionTimeoutMs: integer(env, 'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 10_000, 0, 3_600_000),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { StartupError } from '../common/startup-error.js';
 
 /**
  * The token signing secret of an instance on the embedded database with no JWT_SECRET: made
@@ -8,6 +9,15 @@ import path from 'node:path';
  * only), so that a restart, like the data, keeps everyone signed in.
  */
 export async function keptJwtSecret(dataDir: string): Promise<string> {
+  try {
+    return await keepSecret(dataDir);
+  } catch (error) {
+    // Not writable, or a file where a directory should be: the operator's to fix.
+    throw new StartupError(`cannot keep the token signing secret in DATA_DIR (${path.resolve(dataDir)}): ${(error as Error).message}`);
+  }
+}
+
+async function keepSecret(dataDir: string): Promise<string> {
   const file = path.resolve(dataDir, 'jwt-secret');
   const kept = await readKept(file);
   if (kept) return kept;

@@ -1,7 +1,8 @@
 import { Global, Inject, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import type { DataSourceOptions } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { connectDatabase } from './connect.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
 import { PreparedQueries } from './prepared-queries.js';
 import { runMigrations } from './migrate.js';
@@ -35,15 +36,22 @@ class EmbeddedPostgresModule implements OnApplicationShutdown {
     TypeOrmModule.forRootAsync({
       imports: [EmbeddedPostgresModule],
       inject: [APP_CONFIG, EmbeddedPostgres],
-      useFactory: async (config: AppConfig, embedded: EmbeddedPostgres | null) =>
-        typeOrmOptions(config.databaseUrl ?? (await embedded!.start()), config.databasePoolSize, {
+      useFactory: async (config: AppConfig, embedded: EmbeddedPostgres | null) => ({
+        ...typeOrmOptions(config.databaseUrl ?? (await embedded!.start()), config.databasePoolSize, {
           lockTimeoutMs: config.databaseLockTimeoutMs,
           statementTimeoutMs: config.databaseStatementTimeoutMs,
           idleInTransactionTimeoutMs: config.databaseIdleInTransactionTimeoutMs,
           answerTimeoutMs: config.databaseAnswerTimeoutMs,
         }),
+        // connectDatabase waits for the database itself, one plain line per attempt; TypeORM's
+        // retry would log each attempt with a stack, into a log not flushed until start-up ends.
+        toRetry: () => false,
+        connectAttempts: config.databaseConnectAttempts,
+      }),
       dataSourceFactory: async (options) => {
-        const dataSource = await new DataSource(options!).initialize();
+        // connectAttempts rides along with the options: this factory is given nothing else.
+        const { connectAttempts, ...dataSourceOptions } = options as DataSourceOptions & { connectAttempts: number };
+        const dataSource = await connectDatabase(dataSourceOptions as DataSourceOptions, connectAttempts);
         await runMigrations(dataSource);
         return dataSource;
       },

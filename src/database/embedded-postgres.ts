@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Logger } from '@nestjs/common';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { StartupError } from '../common/startup-error.js';
 import { PgliteSessionQueue } from './pglite-session-queue.js';
 
 /**
@@ -29,8 +30,14 @@ export class EmbeddedPostgres {
   /** Opens (or creates) the database under dataDir and returns a connection URL for it. */
   async start(): Promise<string> {
     const directory = path.resolve(this.dataDir, 'pg');
-    await mkdir(directory, { recursive: true });
-    await this.lock(path.resolve(this.dataDir, 'pg.lock'));
+    try {
+      await mkdir(directory, { recursive: true });
+      await this.lock(path.resolve(this.dataDir, 'pg.lock'));
+    } catch (error) {
+      if (error instanceof StartupError) throw error;
+      // Not writable, or a file where a directory should be: the operator's to fix.
+      throw new StartupError(`cannot use DATA_DIR (${path.resolve(this.dataDir)}) for the embedded database: ${(error as Error).message}`);
+    }
     this.db = await PGlite.create(directory);
     // Port 0: the kernel picks a free loopback port, so several checkouts never collide.
     this.server = new PGLiteSocketServer({
@@ -80,8 +87,8 @@ export class EmbeddedPostgres {
       const owner = Number(pid);
       const elsewhere = host !== hostname();
       if (elsewhere || (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isRunning(owner))) {
-        throw new Error(
-          `The embedded database in ${path.dirname(file)} is in use by process ${owner}${elsewhere ? ` on host ${host}` : ''}: ` +
+        throw new StartupError(
+          `the embedded database in ${path.dirname(file)} is in use by process ${owner}${elsewhere ? ` on host ${host}` : ''}: ` +
             `stop that process first, or set DATABASE_URL (if no Parley is running there, delete ${file})`,
         );
       }

@@ -90,7 +90,11 @@ describe('create-admin on the embedded database', () => {
       await writeFile(path.join(dataDir, 'pg.lock'), String(process.pid));
       const result = cli(['create-admin', 'someone'], 'a good password\n', { DATA_DIR: dataDir });
       expect(result.status).toBe(1);
-      expect(result.stderr).toContain(`is in use by process ${process.pid}: stop that process first, or set DATABASE_URL`);
+      // One line, no stack.
+      expect(result.stderr).toBe(
+        `create-admin: the embedded database in ${dataDir} is in use by process ${process.pid}: stop that process first, ` +
+          `or set DATABASE_URL (if no Parley is running there, delete ${path.join(dataDir, 'pg.lock')})\n`,
+      );
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
@@ -103,11 +107,25 @@ describe('create-admin on the embedded database', () => {
       await writeFile(path.join(dataDir, 'pg.lock'), '1@another-container');
       const result = cli(['create-admin', 'someone'], 'a good password\n', { DATA_DIR: dataDir });
       expect(result.status).toBe(1);
-      expect(result.stderr).toContain('is in use by process 1 on host another-container: stop that process first, or set DATABASE_URL');
+      expect(result.stderr).toBe(
+        `create-admin: the embedded database in ${dataDir} is in use by process 1 on host another-container: stop that process ` +
+          `first, or set DATABASE_URL (if no Parley is running there, delete ${path.join(dataDir, 'pg.lock')})\n`,
+      );
       expect(await readFile(path.join(dataDir, 'pg.lock'), 'utf8')).toBe('1@another-container');
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('create-admin when the database cannot be used', () => {
+  it('says so in one line, after DATABASE_CONNECT_ATTEMPTS tries', () => {
+    const result = cli(['create-admin', 'someone'], 'a good password\n', {
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/parley',
+      DATABASE_CONNECT_ATTEMPTS: '1',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe('create-admin: cannot reach the database at 127.0.0.1:1/parley (1 attempt): connect ECONNREFUSED 127.0.0.1:1\n');
   });
 });
 

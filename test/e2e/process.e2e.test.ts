@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { CloseCode } from '../../src/notifications/frames.js';
@@ -46,6 +48,49 @@ describe('start-up errors stop the process with one line', () => {
       expect(result.stderr).toBe(`Start-up error: cannot listen on 127.0.0.1:${port}: the port is in use (PORT)\n`);
     } finally {
       taken.close();
+    }
+  });
+});
+
+describe('a database or data directory that cannot be used stops the process with one line', () => {
+  it('an unreachable database, tried DATABASE_CONNECT_ATTEMPTS times with a line for each retry', () => {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    const result = runMain({ DATABASE_URL: 'postgres://parley:hunter2@127.0.0.1:1/parley', DATABASE_CONNECT_ATTEMPTS: '2' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'Database at 127.0.0.1:1/parley not reachable (connect ECONNREFUSED 127.0.0.1:1); retrying in 3 s (attempt 1 of 2)\n' +
+        'Start-up error: cannot reach the database at 127.0.0.1:1/parley (2 attempts, 3 s apart): connect ECONNREFUSED 127.0.0.1:1\n',
+    );
+    expect(result.stdout).toBe('');
+  });
+
+  // The embedded server takes any database name: a real PostgreSQL refuses an unknown one.
+  it.runIf(process.env.TEST_DATABASE_URL)('a database that answers but refuses: not retried', () => {
+    const url = new URL(inject('databaseUrl'));
+    url.pathname = '/no_such_database';
+    const result = runMain({ DATABASE_URL: url.toString() });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      `Start-up error: the database at ${url.hostname}:${url.port || '5432'}/no_such_database refused the connection: ` +
+        'database "no_such_database" does not exist\n',
+    );
+  });
+
+  it.each([
+    ['a file', 'DATA_DIR', (file: string) => ({ DATA_DIR: file }), (file: string) =>
+      `Start-up error: cannot keep the token signing secret in DATA_DIR (${file}): ENOTDIR: not a directory, open '${file}/jwt-secret'\n`],
+    ['a directory whose pg is a file', 'DATA_DIR/pg', (file: string) => ({ DATA_DIR: path.dirname(file), JWT_SECRET: 'x'.repeat(32) }), (file: string) =>
+      `Start-up error: cannot use DATA_DIR (${path.dirname(file)}) for the embedded database: EEXIST: file already exists, mkdir '${file}'\n`],
+  ])('DATA_DIR %s', async (_case, _name, env, line) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'parley-data-'));
+    const file = path.join(dir, 'pg');
+    try {
+      await writeFile(file, '');
+      const result = runMain(env(file));
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe(line(file));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
