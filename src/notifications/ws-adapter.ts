@@ -18,8 +18,9 @@ type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) 
  * frames itself, so the adapter's `{event, data}` routing (a second JSON.parse of every frame)
  * is off. A client's protocol error (an oversized or malformed frame) is the client's fault:
  * `ws` already closes that socket with the right code, so it is not logged as a server error,
- * which would let any client flood the logs. And every upgrade request gets an HTTP answer
- * (`routeUpgrade`), where Nest's adapter dropped the connection of any it did not serve.
+ * which would let any client flood the logs. And every upgrade request gets an HTTP answer in
+ * the API's error shape (`routeUpgrade`, and `ws`'s own refusals), where Nest's adapter
+ * dropped the connection of any it did not serve.
  */
 export class ParleyWsAdapter extends WsAdapter {
   private readonly adapterLogger = new Logger(ParleyWsAdapter.name);
@@ -38,6 +39,12 @@ export class ParleyWsAdapter extends WsAdapter {
       socket.on('error', (error) => this.adapterLogger.debug(`Client socket error: ${error.message}`)),
     );
     server.on('error', (error) => this.adapterLogger.error(error));
+    // A handshake `ws` refuses itself (no key, another protocol version, a malformed header):
+    // answered in the API's error shape, where `ws` would write a text/html page.
+    server.on('wsClientError', (error: Error, socket: Duplex) => {
+      const refusal = HANDSHAKE_REFUSALS[error.message] ?? { status: 400 };
+      answerWithError(socket, refusal.status, error.message, refusal.headers);
+    });
     return server;
   }
 
@@ -135,11 +142,21 @@ function pathOf(url: string | undefined): string | undefined {
   }
 }
 
+/**
+ * `ws` tells why it refused a handshake only in words: the refusals that are not a 400, and
+ * the headers that go with them (RFC 6455 4.4: a server names the versions it speaks).
+ */
+const HANDSHAKE_REFUSALS: Record<string, { status: number; headers?: Record<string, string> }> = {
+  'Invalid HTTP method': { status: 405, headers: { Allow: 'GET' } },
+  'Missing or invalid Sec-WebSocket-Version header': { status: 400, headers: { 'Sec-WebSocket-Version': '13, 8' } },
+};
+
 /** An error in the contract's shape, written straight to a socket no HTTP parser serves any more. */
-function answerWithError(socket: Duplex, statusCode: number, message: string): void {
+function answerWithError(socket: Duplex, statusCode: number, message: string, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(errorBody(statusCode, message));
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.end(
-    `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n${extra}` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }

@@ -133,6 +133,26 @@ describe('upgrade requests', () => {
     expect(JSON.parse(foreign.body)).toEqual({ statusCode: 403, error: 'Forbidden', message: 'Origin not allowed' });
   });
 
+  it.each([
+    ['no key', { ...WEBSOCKET_HANDSHAKE, 'Sec-WebSocket-Key': 'not-a-key' }, 400, 'Missing or invalid Sec-WebSocket-Key header'],
+    ['a version it does not speak', { ...WEBSOCKET_HANDSHAKE, 'Sec-WebSocket-Version': '7' }, 400, 'Missing or invalid Sec-WebSocket-Version header'],
+    ['a malformed subprotocol list', { ...WEBSOCKET_HANDSHAKE, 'Sec-WebSocket-Protocol': 'chat,,json' }, 400, 'Invalid Sec-WebSocket-Protocol header'],
+  ])('answers a malformed handshake (%s) in the error shape', async (_case, headers, status, message) => {
+    const response = await requestAskingUpgrade('/ws', headers);
+    expect(response.status).toBe(status);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(response.body)).toEqual({ statusCode: status, error: 'Bad Request', message });
+  });
+
+  it('tells a client of another WebSocket version which it speaks, and a POST handshake that only GET is allowed', async () => {
+    const version = await requestAskingUpgrade('/ws', { ...WEBSOCKET_HANDSHAKE, 'Sec-WebSocket-Version': '7' });
+    expect(version.headers['sec-websocket-version']).toBe('13, 8');
+    const post = await requestAskingUpgrade('/ws', { ...WEBSOCKET_HANDSHAKE, 'Content-Length': '2' }, ['{}']);
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe('GET');
+    expect(JSON.parse(post.body)).toEqual({ statusCode: 405, error: 'Method Not Allowed', message: 'Invalid HTTP method' });
+  });
+
   it('answers a request asking for HTTP/2 (h2c) as the plain HTTP/1.1 request it also is', async () => {
     const live = await requestAskingUpgrade('/health/live', H2C_UPGRADE);
     expect(live.status).toBe(200);
