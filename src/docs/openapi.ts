@@ -66,6 +66,7 @@ function addHandWrittenPaths(document: OpenAPIObject): void {
           },
         },
         ...errors({
+          '400': 'Not a valid WebSocket handshake (key, version 13 or 8, headers)',
           '401': 'No valid access token or ticket',
           '403': 'Origin not in ALLOWED_ORIGINS',
           '429': 'The user holds too many sockets on this instance',

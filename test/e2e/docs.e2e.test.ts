@@ -157,6 +157,10 @@ describe('/docs-json', () => {
     );
   });
 
+  it('documents every refusal of a WebSocket handshake', () => {
+    expect(Object.keys(document.paths['/ws'].get!.responses).sort()).toEqual(['101', '400', '401', '403', '429', '503']);
+  });
+
   it('documents 413 and 415 on every call that takes a body', () => {
     const withBodies = Object.entries(document.paths).flatMap(([routePath, operations]) =>
       Object.entries(operations).filter(([, operation]) => operation.requestBody).map(([method, operation]) => [`${method} ${routePath}`, operation] as const),
