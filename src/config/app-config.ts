@@ -211,9 +211,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = env.NODE_ENV || 'development';
   const production = nodeEnv === 'production';
 
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
   let jwtSecret = env.JWT_SECRET;
   if (!jwtSecret) {
     if (production) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
+    // Instances sharing Redis serve the same users: with a secret each, a token from one is
+    // refused by the next (users signed out at random behind a load balancer).
+    if (redisUrl) throw new ConfigError('JWT_SECRET is required when REDIS_URL is set (every instance must share it)');
     // Development only: tokens stop working when the process restarts (on the embedded
     // database, main.ts keeps one in DATA_DIR instead: keptJwtSecret).
     jwtSecret = randomBytes(32).toString('hex');
@@ -250,7 +254,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databaseStatementTimeoutMs,
     databaseIdleInTransactionTimeoutMs: integer(env, 'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 10_000, 0, 3_600_000),
     databaseAnswerTimeoutMs: answerTimeout(env, databaseStatementTimeoutMs),
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl,
     redisChannelPrefix: channelPrefix(env),
     jwtSecret,
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 12 * 3600, 60, 30 * 24 * 3600),

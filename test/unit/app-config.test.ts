@@ -28,6 +28,7 @@ describe('loadConfig', () => {
   it.each([
     [{ NODE_ENV: 'production' }, 'JWT_SECRET is required when NODE_ENV=production'],
     [{ NODE_ENV: 'production', JWT_SECRET: 'short' }, 'JWT_SECRET must be at least 32 characters'],
+    [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'JWT_SECRET is required when REDIS_URL is set (every instance must share it)'],
     [{ PORT: 'eighty' }, 'PORT must be a whole number'],
     [{ PORT: '70000' }, 'PORT must be between 0 and 65535'],
     [{ DATABASE_URL: 'mysql://localhost/db' }, 'DATABASE_URL must start with postgres:// or postgresql://'],
