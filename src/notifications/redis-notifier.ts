@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { OutageLog } from '../common/outage-log.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { REDIS_COMMAND_TIMEOUT_MS } from '../config/redis-timeout.js';
 import { ConnectionRegistry } from './connection-registry.js';
@@ -28,6 +29,12 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
   private readonly watched = new Map<string, Promise<void>>();
   private readonly prefix: string;
   private subscriptionLost = false;
+  /** Every send fails to publish while Redis is down: one line per outage, not one a send. */
+  private readonly publishOutage = new OutageLog(this.logger, {
+    down: 'Redis publish failing: frames for users on other instances are dropped until it is back',
+    stillDown: 'Redis publish still failing',
+    back: 'Redis publish working again',
+  });
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -44,8 +51,15 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
       commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     });
     this.subscriber = new Redis(config.redisUrl!, { maxRetriesPerRequest: null });
+    // ioredis reports every failed reconnect attempt, several a second: said once per outage.
     for (const [name, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
-      client.on('error', (error) => this.logger.warn(`Redis ${name}: ${error.message}`));
+      const outage = new OutageLog(this.logger, {
+        down: `Redis ${name} connection lost, reconnecting`,
+        stillDown: `Redis ${name} still not connected`,
+        back: `Redis ${name} connected again`,
+      });
+      client.on('error', (error) => outage.failed(error.message));
+      client.on('ready', () => outage.succeeded());
     }
     this.subscriber.on('close', () => {
       if (this.watched.size > 0) this.subscriptionLost = true;
@@ -106,7 +120,15 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
     if (userIds.length === 0) return;
     const pipeline = this.publisher.pipeline();
     for (const userId of userIds) pipeline.publish(this.prefix + userId, payload);
-    pipeline.exec().catch((error: Error) => this.logger.warn(`Redis publish failed: ${error.message}`));
+    // A pipeline that cannot be sent resolves with each command's error rather than rejecting.
+    pipeline.exec().then(
+      (results) => {
+        const error = results?.find(([failure]) => failure)?.[0];
+        if (error) this.publishOutage.failed(error.message);
+        else this.publishOutage.succeeded();
+      },
+      (error: Error) => this.publishOutage.failed(error.message),
+    );
   }
 
   private receive(channel: string, payload: string): void {

@@ -11,12 +11,10 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthUser } from '../auth/auth-user.js';
+import { OutageLog } from '../common/outage-log.js';
 import { APP_CONFIG, type AppConfig, type RateLimit } from '../config/app-config.js';
 import { RATE_LIMIT_POLICY, type RateLimitPolicy } from './rate-limit.decorator.js';
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore, type WindowCount } from './rate-limit.store.js';
-
-/** How often a store outage that goes on is logged again. */
-const OUTAGE_REMINDER_MS = 60_000;
 
 /** A counter's key and its limit (undefined: that limit is off). */
 type LimitCheck = [key: string, limit: RateLimit | undefined];
@@ -32,8 +30,11 @@ type LimitCheck = [key: string, limit: RateLimit | undefined];
 export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
   private readonly logger = new Logger(RateLimitGuard.name);
   private readonly store: RateLimitStore;
-  /** While the store fails: since when, and when that was last logged. */
-  private outage?: { since: number; warnedAt: number };
+  private readonly outage = new OutageLog(this.logger, {
+    down: 'Rate limit store unavailable, letting requests through unchecked until it is back',
+    stillDown: 'Rate limit store still unavailable',
+    back: 'Rate limit store available again',
+  });
 
   constructor(
     private readonly reflector: Reflector,
@@ -114,32 +115,15 @@ export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
   }
 
   private counted(window: WindowCount, limit: RateLimit): number | undefined {
-    if (this.outage) {
-      this.logger.log(`Rate limit store available again after ${secondsSince(this.outage.since)} s`);
-      this.outage = undefined;
-    }
+    this.outage.succeeded();
     return retryAfterIfOver(window, limit);
   }
 
-  /**
-   * One warning when the store fails and a reminder a minute while it stays down, not one a
-   * request: an outage under load would otherwise flood the log with thousands of lines a second.
-   */
   private letThrough(error: unknown): undefined {
-    const now = Date.now();
-    const reason = (error as Error).message;
-    if (!this.outage) {
-      this.outage = { since: now, warnedAt: now };
-      this.logger.warn(`Rate limit store unavailable, letting requests through unchecked until it is back: ${reason}`);
-    } else if (now - this.outage.warnedAt >= OUTAGE_REMINDER_MS) {
-      this.outage.warnedAt = now;
-      this.logger.warn(`Rate limit store still unavailable after ${secondsSince(this.outage.since)} s: ${reason}`);
-    }
+    this.outage.failed((error as Error).message);
     return undefined;
   }
 }
-
-const secondsSince = (time: number) => Math.round((Date.now() - time) / 1000);
 
 function retryAfterIfOver({ count, resetInMs }: WindowCount, limit: RateLimit): number | undefined {
   return count > limit.limit ? Math.max(1, Math.ceil(resetInMs / 1000)) : undefined;
