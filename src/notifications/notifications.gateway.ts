@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { BeforeApplicationShutdown, Inject, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Logger, UnauthorizedException } from '@nestjs/common';
 import {
   OnGatewayConnection,
   OnGatewayDisconnect,
@@ -7,7 +7,7 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
-import type { AuthUser } from '../auth/auth-user.js';
+import type { AuthUser, Caller } from '../auth/auth-user.js';
 import { bearerToken } from '../auth/auth.guard.js';
 import { errorBody } from '../common/http-exception.filter.js';
 import { isDatabaseUnavailable } from '../common/pg-errors.js';
@@ -27,6 +27,8 @@ type AuthenticatedRequest = IncomingMessage & { parleyUser?: AuthUser; parleyAut
 type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
 
 interface SocketState {
+  /** Who the handshake authenticated, at which token version. */
+  caller: Caller;
   alive: boolean;
   /** Frames received in the current one-second window. */
   frames: number;
@@ -46,6 +48,7 @@ export class NotificationsGateway
   private readonly logger = new Logger(NotificationsGateway.name);
   private readonly states = new WeakMap<WebSocket, SocketState>();
   private heartbeat?: NodeJS.Timeout;
+  private server?: WebSocketServer;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -55,12 +58,14 @@ export class NotificationsGateway
     private readonly notifier: Notifier,
   ) {
     connections.onUserGone = (userId) => notifier.unwatch(userId);
+    notifier.onRestored = () => void this.closeRevokedSockets();
   }
 
   afterInit(server: WebSocketServer): void {
     // `ws` reads these per handshake, so they can be set here, where the configuration is known.
     server.options.maxPayload = this.config.wsMaxFrameBytes;
     server.options.verifyClient = (info, done) => void this.verifyHandshake(info, done);
+    this.server = server;
     this.heartbeat = setInterval(() => this.checkLiveness(server), this.config.wsHeartbeatMs);
     this.heartbeat.unref();
   }
@@ -71,7 +76,7 @@ export class NotificationsGateway
       socket.close(CloseCode.Unauthorized, 'unauthorized');
       return;
     }
-    this.states.set(socket, { alive: true, frames: 0, windowStart: Date.now() });
+    this.states.set(socket, { caller: { id: user.id, tokenVersion: user.tokenVersion }, alive: true, frames: 0, windowStart: Date.now() });
     socket.on('pong', () => this.markAlive(socket));
     socket.on('message', (data, isBinary) => this.handleFrame(socket, data, isBinary));
     // Registered (and, across instances, subscribed) before `ready` is sent: a client that has
@@ -100,6 +105,32 @@ export class NotificationsGateway
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, WATCH_TIMEOUT_MS)));
     await Promise.race([this.notifier.watch(userId).catch(() => undefined), timeout]);
     clearTimeout(timer);
+  }
+
+  /**
+   * After a Redis outage: a user deactivated (or whose tokens were revoked) on another instance
+   * meanwhile was told to this one by a frame that never came. Every socket's user is read
+   * again, one batched read per distinct user and token version, and those no longer current
+   * are closed with 4401. A read that fails (the database down too) keeps the socket.
+   */
+  private async closeRevokedSockets(): Promise<void> {
+    const checks = new Map<string, Promise<boolean>>();
+    const closing: Promise<void>[] = [];
+    for (const socket of this.server?.clients ?? []) {
+      const caller = this.states.get(socket)?.caller;
+      if (!caller) continue;
+      const key = `${caller.id}:${caller.tokenVersion}`;
+      let current = checks.get(key);
+      if (!current) {
+        current = this.tokens.requireCurrent(caller).then(
+          () => true,
+          (error: unknown) => !(error instanceof UnauthorizedException),
+        );
+        checks.set(key, current);
+      }
+      closing.push(current.then((stillCurrent) => (stillCurrent ? undefined : socket.close(CloseCode.Unauthorized, 'deactivated'))));
+    }
+    await Promise.all(closing);
   }
 
   beforeApplicationShutdown(): void {

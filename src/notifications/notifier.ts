@@ -21,6 +21,12 @@ export abstract class Notifier {
   /** Called when this instance has closed its last connection for `userId`. */
   unwatch(_userId: string): void {}
 
+  /**
+   * Set by the gateway; called when the transport is back after an outage (RedisNotifier), when
+   * frames published meanwhile, deactivations among them, may never have arrived.
+   */
+  onRestored?: () => void;
+
   /** Whether the notifier's transport is up (always, for the in-process one). */
   async isHealthy(): Promise<boolean> {
     return true;

@@ -70,6 +70,7 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
       this.subscriptionLost = false;
       this.logger.log('Redis subscription restored; asking local clients to resync');
       this.connections.broadcast({ type: 'resync' });
+      this.onRestored?.();
     });
     this.subscriber.on('message', (channel: string, payload: string) => this.receive(channel, payload));
   }

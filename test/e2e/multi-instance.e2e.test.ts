@@ -157,6 +157,44 @@ describe('deactivation', () => {
 });
 
 describe('losing an instance or Redis', () => {
+  it('closes, once Redis is back, the sockets of a user deactivated on another instance while it was down', async () => {
+    const redis = await startRedis();
+    const prefix = `t${randomBytes(4).toString('hex')}`;
+    const adminName = `admin_${randomBytes(4).toString('hex')}`;
+    const adminPassword = 'admin password 1234';
+    const [one, two] = await Promise.all([
+      startService({ ...envFor(redis.url, prefix), ADMIN_USERNAME: adminName, ADMIN_PASSWORD: adminPassword }),
+      startService(envFor(redis.url, prefix)),
+    ]);
+    let restarted: Awaited<ReturnType<typeof startRedis>> | undefined;
+    try {
+      const [target, bystander] = [await newUser(asApp(two)), await newUser(asApp(two))];
+      const targetOnTwo = await connect(two, target);
+      const bystanderOnTwo = await connect(two, bystander);
+      const login = await one.http().post('/api/v1/auth/login').send({ username: adminName, password: adminPassword });
+
+      await redis.stop();
+      const deactivated = await one
+        .http()
+        .patch(`/api/v1/admin/users/${target.id}`)
+        .set('Authorization', `Bearer ${login.body.accessToken}`)
+        .send({ active: false });
+      expect(deactivated.status).toBe(200);
+      // The frame telling instance two could not be published: the socket there is still open.
+      await expect(targetOnTwo.waitForClose(1000)).rejects.toThrow('socket did not close');
+
+      restarted = await startRedis(redis.port);
+      expect(await targetOnTwo.waitForClose(15_000)).toBe(4401);
+      // Only the deactivated user's: everyone else resyncs and stays.
+      await bystanderOnTwo.next((f) => f.type === 'resync', 5000);
+      bystanderOnTwo.send(JSON.stringify({ type: 'ping' }));
+      await bystanderOnTwo.next((f) => f.type === 'pong');
+    } finally {
+      await restarted?.stop();
+      await Promise.all([one.kill(), two.kill()]);
+    }
+  });
+
   it('keeps serving on the other instance when one is killed', async () => {
     const prefix = `t${randomBytes(4).toString('hex')}`;
     const [one, two] = await Promise.all([startService(envFor(sharedRedis, prefix)), startService(envFor(sharedRedis, prefix))]);
