@@ -54,6 +54,12 @@ export interface AppConfig {
   /** Frames a client may send on /ws within one second; past that its socket is closed. */
   wsMaxFramesPerSecond: number;
   wsHeartbeatMs: number;
+  /**
+   * How often each open socket's user is read again, closing the sockets of users deactivated
+   * or revoked by a path that could not reach them (another instance while Redis was down, the
+   * CLI, an operator's SQL).
+   */
+  wsRecheckMs: number;
   /** Open sockets one user may hold on one instance. */
   wsMaxSocketsPerUser: number;
   /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe (for per-address limits). */
@@ -266,6 +272,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     wsMaxBufferedBytes: integer(env, 'WS_MAX_BUFFERED_BYTES', 1 << 20, 1024, 1 << 30),
     wsMaxFramesPerSecond: integer(env, 'WS_MAX_FRAMES_PER_SECOND', 20, 1, 1_000_000),
     wsHeartbeatMs: integer(env, 'WS_HEARTBEAT_MS', 30_000, 1000, 600_000),
+    wsRecheckMs: integer(env, 'WS_RECHECK_MS', 60_000, 1000, 3_600_000),
     wsMaxSocketsPerUser: integer(env, 'WS_MAX_SOCKETS_PER_USER', 20, 1, 10_000),
     trustProxy: trustProxy(env),
     rateLimits: {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { BeforeApplicationShutdown, Inject, Logger, UnauthorizedException } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Logger } from '@nestjs/common';
 import {
   OnGatewayConnection,
   OnGatewayDisconnect,
@@ -48,6 +48,8 @@ export class NotificationsGateway
   private readonly logger = new Logger(NotificationsGateway.name);
   private readonly states = new WeakMap<WebSocket, SocketState>();
   private heartbeat?: NodeJS.Timeout;
+  private recheck?: NodeJS.Timeout;
+  private rechecking = false;
   private server?: WebSocketServer;
 
   constructor(
@@ -68,6 +70,8 @@ export class NotificationsGateway
     this.server = server;
     this.heartbeat = setInterval(() => this.checkLiveness(server), this.config.wsHeartbeatMs);
     this.heartbeat.unref();
+    this.recheck = setInterval(() => void this.closeRevokedSockets(), this.config.wsRecheckMs);
+    this.recheck.unref();
   }
 
   async handleConnection(socket: WebSocket, request: AuthenticatedRequest): Promise<void> {
@@ -108,33 +112,40 @@ export class NotificationsGateway
   }
 
   /**
-   * After a Redis outage: a user deactivated (or whose tokens were revoked) on another instance
-   * meanwhile was told to this one by a frame that never came. Every socket's user is read
-   * again, one batched read per distinct user and token version, and those no longer current
-   * are closed with 4401. A read that fails (the database down too) keeps the socket.
+   * Every WS_RECHECK_MS, and when Redis is back after an outage: each socket's user is read
+   * again and the sockets of users no longer active at their token version are closed with
+   * 4401. Deactivation closes them at once through the Notifier; this catches the paths that
+   * could not (another instance while Redis was down, the CLI, an operator's SQL). A read that
+   * fails (the database down) keeps every socket until the next round.
    */
   private async closeRevokedSockets(): Promise<void> {
-    const checks = new Map<string, Promise<boolean>>();
-    const closing: Promise<void>[] = [];
-    for (const socket of this.server?.clients ?? []) {
-      const caller = this.states.get(socket)?.caller;
-      if (!caller) continue;
-      const key = `${caller.id}:${caller.tokenVersion}`;
-      let current = checks.get(key);
-      if (!current) {
-        current = this.tokens.requireCurrent(caller).then(
-          () => true,
-          (error: unknown) => !(error instanceof UnauthorizedException),
-        );
-        checks.set(key, current);
+    if (this.rechecking) return;
+    this.rechecking = true;
+    try {
+      const socketsByCaller = new Map<string, { caller: Caller; sockets: WebSocket[] }>();
+      for (const socket of this.server?.clients ?? []) {
+        const caller = this.states.get(socket)?.caller;
+        if (!caller) continue;
+        const key = `${caller.id}:${caller.tokenVersion}`;
+        const entry = socketsByCaller.get(key) ?? { caller, sockets: [] };
+        entry.sockets.push(socket);
+        socketsByCaller.set(key, entry);
       }
-      closing.push(current.then((stillCurrent) => (stillCurrent ? undefined : socket.close(CloseCode.Unauthorized, 'deactivated'))));
+      const entries = [...socketsByCaller.values()];
+      const current = await this.tokens.stillCurrent(entries.map((entry) => entry.caller));
+      entries.forEach(({ sockets }, i) => {
+        if (!current[i]) for (const socket of sockets) socket.close(CloseCode.Unauthorized, 'deactivated');
+      });
+    } catch (error) {
+      this.logger.warn(`Could not recheck the users of open sockets: ${(error as Error).message}`);
+    } finally {
+      this.rechecking = false;
     }
-    await Promise.all(closing);
   }
 
   beforeApplicationShutdown(): void {
     clearInterval(this.heartbeat);
+    clearInterval(this.recheck);
     this.connections.closeAll(CloseCode.GoingAway, 'server shutting down');
   }
 

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newUser, send } from '../support/factories.js';
 import { forMessage, HandshakeRefused, TestSocket } from '../support/ws-client.js';
@@ -263,5 +264,34 @@ describe('slow consumers', () => {
     } finally {
       await small.close();
     }
+  });
+});
+
+describe('users deactivated or revoked where no frame could reach their sockets', () => {
+  let rechecking: TestApp;
+  let db: pg.Client;
+
+  beforeAll(async () => {
+    rechecking = await startApp({ WS_RECHECK_MS: '1000' });
+    db = new pg.Client({ connectionString: inject('databaseUrl') });
+    await db.connect();
+  });
+
+  afterAll(async () => {
+    await db.end();
+    await rechecking.close();
+  });
+
+  it('closes their sockets with 4401 within WS_RECHECK_MS, and no one else’s', async () => {
+    const [deactivated, revoked, bystander] = [await newUser(rechecking), await newUser(rechecking), await newUser(rechecking)];
+    const sockets = await Promise.all([deactivated, revoked, bystander].map((user) => TestSocket.connect(rechecking.wsUrl, { token: user.token })));
+    // An operator's SQL, as the CLI's password reset bumps the token version: nothing tells the server.
+    await db.query('UPDATE users SET active = false WHERE id = $1', [deactivated.id]);
+    await db.query('UPDATE users SET token_version = token_version + 1 WHERE id = $1', [revoked.id]);
+    expect(await sockets[0].waitForClose(5000)).toBe(4401);
+    expect(await sockets[1].waitForClose(5000)).toBe(4401);
+    sockets[2].send(JSON.stringify({ type: 'ping' }));
+    expect(await sockets[2].next((f) => f.type === 'pong')).toEqual({ type: 'pong' });
+    sockets[2].close();
   });
 });
