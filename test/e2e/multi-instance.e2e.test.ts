@@ -18,6 +18,31 @@ function envFor(redisUrl: string, prefix: string): Record<string, string> {
   return { DATABASE_URL: inject('databaseUrl'), REDIS_URL: redisUrl, REDIS_CHANNEL_PREFIX: prefix, JWT_SECRET };
 }
 
+const ADMIN_PASSWORD = 'admin password 1234';
+
+/** Two instances on one Redis; the first made with an admin from its environment only. */
+async function startWithAdmin(redisUrl: string): Promise<{ one: ServiceProcess; two: ServiceProcess; adminName: string }> {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const adminName = `admin_${randomBytes(4).toString('hex')}`;
+  const [one, two] = await Promise.all([
+    startService({ ...envFor(redisUrl, prefix), ADMIN_USERNAME: adminName, ADMIN_PASSWORD }),
+    startService(envFor(redisUrl, prefix)),
+  ]);
+  return { one, two, adminName };
+}
+
+/** Deactivates a user through `instance`'s admin API. */
+async function deactivate(instance: ServiceProcess, adminName: string, userId: string): Promise<void> {
+  const login = await instance.http().post('/api/v1/auth/login').send({ username: adminName, password: ADMIN_PASSWORD });
+  expect(login.status).toBe(200);
+  const response = await instance
+    .http()
+    .patch(`/api/v1/admin/users/${userId}`)
+    .set('Authorization', `Bearer ${login.body.accessToken}`)
+    .send({ active: false });
+  expect(response.status).toBe(200);
+}
+
 /** The factories take a TestApp; a process only needs `http`. */
 const asApp = (service: ServiceProcess) => service as unknown as TestApp;
 
@@ -126,27 +151,13 @@ describe('two instances sharing PostgreSQL and Redis', () => {
 
 describe('deactivation', () => {
   it('closes the user’s sockets on every instance with 4401', async () => {
-    const prefix = `t${randomBytes(4).toString('hex')}`;
-    const adminName = `admin_${randomBytes(4).toString('hex')}`;
-    const adminPassword = 'admin password 1234';
-    // The first admin comes from instance one's environment only.
-    const [one, two] = await Promise.all([
-      startService({ ...envFor(sharedRedis, prefix), ADMIN_USERNAME: adminName, ADMIN_PASSWORD: adminPassword }),
-      startService(envFor(sharedRedis, prefix)),
-    ]);
+    const { one, two, adminName } = await startWithAdmin(sharedRedis);
     try {
       const target = await newUser(asApp(two));
       const onOne = await TestSocket.connect(one.wsUrl, { token: target.token });
       const onTwo = [await TestSocket.connect(two.wsUrl, { token: target.token }), await TestSocket.connect(two.wsUrl, { token: target.token })];
-      const login = await one.http().post('/api/v1/auth/login').send({ username: adminName, password: adminPassword });
-      expect(login.status).toBe(200);
 
-      const deactivated = await one
-        .http()
-        .patch(`/api/v1/admin/users/${target.id}`)
-        .set('Authorization', `Bearer ${login.body.accessToken}`)
-        .send({ active: false });
-      expect(deactivated.status).toBe(200);
+      await deactivate(one, adminName, target.id);
       for (const socket of [onOne, ...onTwo]) expect(await socket.waitForClose()).toBe(4401);
       // And its token is refused by both instances on the next request.
       for (const instance of [one, two]) expect((await instance.http().get('/api/v1/users/me').set(target.auth)).status).toBe(401);
@@ -159,27 +170,15 @@ describe('deactivation', () => {
 describe('losing an instance or Redis', () => {
   it('closes, once Redis is back, the sockets of a user deactivated on another instance while it was down', async () => {
     const redis = await startRedis();
-    const prefix = `t${randomBytes(4).toString('hex')}`;
-    const adminName = `admin_${randomBytes(4).toString('hex')}`;
-    const adminPassword = 'admin password 1234';
-    const [one, two] = await Promise.all([
-      startService({ ...envFor(redis.url, prefix), ADMIN_USERNAME: adminName, ADMIN_PASSWORD: adminPassword }),
-      startService(envFor(redis.url, prefix)),
-    ]);
+    const { one, two, adminName } = await startWithAdmin(redis.url);
     let restarted: Awaited<ReturnType<typeof startRedis>> | undefined;
     try {
       const [target, bystander] = [await newUser(asApp(two)), await newUser(asApp(two))];
       const targetOnTwo = await connect(two, target);
       const bystanderOnTwo = await connect(two, bystander);
-      const login = await one.http().post('/api/v1/auth/login').send({ username: adminName, password: adminPassword });
 
       await redis.stop();
-      const deactivated = await one
-        .http()
-        .patch(`/api/v1/admin/users/${target.id}`)
-        .set('Authorization', `Bearer ${login.body.accessToken}`)
-        .send({ active: false });
-      expect(deactivated.status).toBe(200);
+      await deactivate(one, adminName, target.id);
       // The frame telling instance two could not be published: the socket there is still open.
       await expect(targetOnTwo.waitForClose(1000)).rejects.toThrow('socket did not close');
 
