@@ -432,6 +432,35 @@ describe.runIf(runBrowserTests)('web client', () => {
       expect(await b.page.getByTestId('load-older').isHidden()).toBe(true);
       await screenshot(b.page, 'web-history');
     });
+
+    it('moves the read marker only over what is in view: not while the reader is up in the history', async () => {
+      const b = await person();
+      const bob = await registerInPage(b.page, 'bob');
+      const alice = await newUser(app, 'alice');
+      const conversationId = await newDirect(app, alice, bob);
+      for (let i = 1; i <= 40; i++) await send(app, alice, conversationId, `message ${i}`);
+      await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
+      const unreadOnServer = async () =>
+        (await app.http().get(`/api/v1/conversations/${conversationId}`).set(bob.auth)).body.unreadCount as number;
+      await openConversation(b.page, conversationId);
+      await expect.poll(unreadOnServer).toBe(0);
+
+      // Up in the history, Bob does not see what arrives: it stays unread, and a button says so.
+      await b.page.locator('.log').evaluate((log) => (log.scrollTop = 0));
+      await expect.poll(() => shownSeqs(b.page)).toEqual(range(1, 40));
+      await send(app, alice, conversationId, 'while Bob reads history');
+      await expect.poll(() => shownSeqs(b.page)).toEqual(range(1, 41));
+      // Longer than the marker's 200 ms gathering of a burst.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(await unreadOnServer()).toBe(1);
+      expect(await b.page.getByTestId('jump-newest').isVisible()).toBe(true);
+
+      await b.page.getByTestId('jump-newest').click();
+      await expect.poll(unreadOnServer).toBe(0);
+      await expect.poll(() => b.page.getByTestId('message').last().isVisible()).toBe(true);
+      expect(await b.page.getByTestId('jump-newest').isHidden()).toBe(true);
+      expect(b.errors).toEqual([]);
+    });
   });
 
   describe('editing', () => {

@@ -40,6 +40,8 @@ export class Thread {
   private closed = false;
   private readUpTo = 0;
   private readTimer: number | undefined;
+  /** Whether the newest messages are in view (the view says so as it scrolls). */
+  private atEnd = true;
   private readonly unsubscribe: Array<() => void>;
 
   constructor(
@@ -149,9 +151,24 @@ export class Thread {
     this.apply([await this.api.message(messageId)], 'update');
   }
 
-  /** Moves the read marker to the newest message, when the page is being looked at. */
+  /** Whether messages newer than the read marker are loaded (shown below a reader scrolled up). */
+  get hasUnread(): boolean {
+    return (this.ordered().at(-1)?.seq ?? 0) > this.readUpTo;
+  }
+
+  /**
+   * The view tells whether the newest messages are in view: a reader scrolled up into history
+   * has not seen what arrives meanwhile, so the marker waits until they come back down.
+   */
+  setAtEnd(atEnd: boolean): void {
+    if (atEnd === this.atEnd) return;
+    this.atEnd = atEnd;
+    if (atEnd) this.markRead();
+  }
+
+  /** Moves the read marker to the newest message, when it is in view on a page being looked at. */
   markRead(): void {
-    if (this.closed || document.visibilityState !== 'visible') return;
+    if (this.closed || !this.atEnd || document.visibilityState !== 'visible') return;
     const newest = this.ordered().at(-1)?.seq ?? 0;
     if (newest <= this.readUpTo) return;
     // A burst of messages moves the marker once.

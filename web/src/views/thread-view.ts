@@ -36,6 +36,7 @@ export class ThreadView {
   private readonly list = el('ol', { class: 'messages' });
   private readonly olderButton: HTMLButtonElement;
   private readonly notice = el('p', { class: 'thread-notice muted' });
+  private readonly jumpToNewest: HTMLButtonElement;
   private readonly composer: HTMLTextAreaElement;
   private readonly composerError = el('p', { class: 'form-error composer-error', testid: 'composer-error', attrs: { id: 'composer-error', role: 'alert' } });
   private readonly items = new Map<string, HTMLLIElement>();
@@ -58,13 +59,21 @@ export class ThreadView {
       { class: 'load-older', testid: 'load-older', attrs: { type: 'button' }, on: { click: () => thread.loadOlder() } },
       'Load older messages',
     );
+    this.jumpToNewest = el(
+      'button',
+      { class: 'jump-newest', testid: 'jump-newest', attrs: { type: 'button' }, on: { click: () => this.scrollToNewest() } },
+      'New messages ↓',
+    );
     this.log = el(
       'div',
       { class: 'log', attrs: { role: 'log', 'aria-label': 'Messages', tabindex: 0 } },
       el('div', { class: 'older' }, this.olderButton),
       this.notice,
       this.list,
+      this.jumpToNewest,
     );
+    // The read marker follows what is in view: not while the reader is up in the history.
+    this.log.addEventListener('scroll', () => this.reportAtEnd(), { passive: true });
     this.composer = el('textarea', {
       testid: 'composer',
       // No maxlength: it counts UTF-16 units (an emoji is two) and cuts pasted text silently.
@@ -230,6 +239,19 @@ export class ThreadView {
     } else if (change === 'older') {
       log.scrollTop = log.scrollHeight - fromBottom;
     }
+    this.reportAtEnd();
+  }
+
+  private reportAtEnd(): void {
+    const log = this.log;
+    const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < STICK_PX;
+    this.options.thread.setAtEnd(atEnd);
+    this.jumpToNewest.hidden = atEnd || !this.options.thread.hasUnread;
+  }
+
+  private scrollToNewest(): void {
+    this.log.scrollTop = this.log.scrollHeight;
+    this.reportAtEnd();
   }
 
   private item(key: string, signature: string): { item: HTMLLIElement; stale: boolean } {
