@@ -412,13 +412,19 @@ describe.runIf(runBrowserTests)('web client', () => {
   });
 
   describe('history', () => {
-    it('loads the newest page first, then older pages with the button and on scrolling up', async () => {
+    /** Bob in a page, with `count` messages from Alice in their conversation, not yet opened. */
+    async function bobWithHistory(count: number) {
       const b = await person();
       const bob = await registerInPage(b.page, 'bob');
       const alice = await newUser(app, 'alice');
       const conversationId = await newDirect(app, alice, bob);
-      for (let i = 1; i <= 70; i++) await send(app, alice, conversationId, `message ${i}`);
+      for (let i = 1; i <= count; i++) await send(app, alice, conversationId, `message ${i}`);
       await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
+      return { b, bob, alice, conversationId };
+    }
+
+    it('loads the newest page first, then older pages with the button and on scrolling up', async () => {
+      const { b, conversationId } = await bobWithHistory(70);
       await openConversation(b.page, conversationId);
       await expect.poll(() => shownSeqs(b.page)).toEqual(range(41, 70));
       // The newest is in view.
@@ -434,12 +440,7 @@ describe.runIf(runBrowserTests)('web client', () => {
     });
 
     it('moves the read marker only over what is in view: not while the reader is up in the history', async () => {
-      const b = await person();
-      const bob = await registerInPage(b.page, 'bob');
-      const alice = await newUser(app, 'alice');
-      const conversationId = await newDirect(app, alice, bob);
-      for (let i = 1; i <= 40; i++) await send(app, alice, conversationId, `message ${i}`);
-      await expect.poll(() => conversationItem(b.page, conversationId).count(), { timeout: 10_000 }).toBe(1);
+      const { b, bob, alice, conversationId } = await bobWithHistory(40);
       const unreadOnServer = async () =>
         (await app.http().get(`/api/v1/conversations/${conversationId}`).set(bob.auth)).body.unreadCount as number;
       await openConversation(b.page, conversationId);
