@@ -77,11 +77,11 @@ describe('a database or data directory that cannot be used stops the process wit
   });
 
   it.each([
-    ['a file', 'DATA_DIR', (file: string) => ({ DATA_DIR: file }), (file: string) =>
+    ['a file', (file: string) => ({ DATA_DIR: file }), (file: string) =>
       `Start-up error: cannot keep the token signing secret in DATA_DIR (${file}): ENOTDIR: not a directory, open '${file}/jwt-secret'\n`],
-    ['a directory whose pg is a file', 'DATA_DIR/pg', (file: string) => ({ DATA_DIR: path.dirname(file), JWT_SECRET: 'x'.repeat(32) }), (file: string) =>
+    ['a directory whose pg is a file', (file: string) => ({ DATA_DIR: path.dirname(file), JWT_SECRET: 'x'.repeat(32) }), (file: string) =>
       `Start-up error: cannot use DATA_DIR (${path.dirname(file)}) for the embedded database: EEXIST: file already exists, mkdir '${file}'\n`],
-  ])('DATA_DIR %s', async (_case, _name, env, line) => {
+  ])('DATA_DIR %s', async (_case, env, line) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'parley-data-'));
     const file = path.join(dir, 'pg');
     try {

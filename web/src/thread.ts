@@ -153,7 +153,7 @@ export class Thread {
 
   /** Whether messages newer than the read marker are loaded (shown below a reader scrolled up). */
   get hasUnread(): boolean {
-    return (this.ordered().at(-1)?.seq ?? 0) > this.readUpTo;
+    return this.newestSeq() > this.readUpTo;
   }
 
   /**
@@ -169,8 +169,7 @@ export class Thread {
   /** Moves the read marker to the newest message, when it is in view on a page being looked at. */
   markRead(): void {
     if (this.closed || !this.atEnd || document.visibilityState !== 'visible') return;
-    const newest = this.ordered().at(-1)?.seq ?? 0;
-    if (newest <= this.readUpTo) return;
+    if (!this.hasUnread) return;
     // A burst of messages moves the marker once.
     window.clearTimeout(this.readTimer);
     this.readTimer = window.setTimeout(() => this.sendRead(), 200);
@@ -179,7 +178,7 @@ export class Thread {
   private sendRead(): void {
     window.clearTimeout(this.readTimer);
     this.readTimer = undefined;
-    const seq = this.ordered().at(-1)?.seq ?? 0;
+    const seq = this.newestSeq();
     if (this.closed || seq <= this.readUpTo) return;
     this.readUpTo = seq;
     this.onRead(this.id, seq);
@@ -254,6 +253,10 @@ export class Thread {
     for (const message of applied) if (message.senderId === this.myId) this.outbox.confirmed(message);
     this.changed.emit(change);
     this.markRead();
+  }
+
+  private newestSeq(): number {
+    return this.ordered().at(-1)?.seq ?? 0;
   }
 
   private oldestSeq(): number {

@@ -200,7 +200,7 @@ export class ThreadView {
     const { thread } = this.options;
     const log = this.log;
     const fromBottom = log.scrollHeight - log.scrollTop;
-    const nearBottom = fromBottom - log.clientHeight < STICK_PX;
+    const nearBottom = this.isAtEnd();
 
     this.renderHeader();
     this.olderButton.hidden = !thread.hasOlder;
@@ -242,9 +242,14 @@ export class ThreadView {
     this.reportAtEnd();
   }
 
-  private reportAtEnd(): void {
+  /** Whether the log is scrolled (within STICK_PX) to its newest message. */
+  private isAtEnd(): boolean {
     const log = this.log;
-    const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < STICK_PX;
+    return log.scrollHeight - log.scrollTop - log.clientHeight < STICK_PX;
+  }
+
+  private reportAtEnd(): void {
+    const atEnd = this.isAtEnd();
     this.options.thread.setAtEnd(atEnd);
     this.jumpToNewest.hidden = atEnd || !this.options.thread.hasUnread;
   }
