@@ -1,3 +1,5 @@
+// First: V8 flags that must be set before the rest of the server allocates anything.
+import './v8-flags.js';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { StartupError } from './common/startup-error.js';
