@@ -9,10 +9,10 @@ import v8 from 'node:v8';
  * in a process's first seconds, and then stayed there: its objects, dead soon after but
  * collected only by a full collection, held the young objects they point at through every
  * scavenge, so those were promoted too. Such a process scavenged 22% of its young objects
- * instead of 2%, spent about 3.5 ms a scavenge instead of 1, ran twice the full collections,
- * and used about a quarter more CPU a message, for as long as it ran. It happened to 11 of 30
- * bench server processes started alike; with pretenuring off, to none of 16 (README,
- * Performance). Long-lived objects are then copied once or twice more before they reach the
- * old generation, which costs little where nearly everything dies young.
+ * instead of 2%, spent 3–6 ms a scavenge instead of about 1, ran two to three times the full
+ * collections, and used about a quarter more CPU a message, for as long as it ran. It happened
+ * to 11 of 30 bench server processes started alike; with pretenuring off, to none of 16
+ * (README, Performance, change 22). Long-lived objects are then copied once or twice more
+ * before they reach the old generation, which costs little where nearly everything dies young.
  */
 v8.setFlagsFromString('--no-allocation-site-pretenuring');
