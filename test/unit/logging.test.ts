@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { REDACTION, TurnBatchedLines, requestIdFor, withoutSecrets } from '../../src/logging/logging.js';
+import { runModuleScript } from '../support/node-script.js';
 
 describe('request ids', () => {
   it('keeps a well-formed X-Request-Id and replaces anything else with a UUID', () => {
@@ -102,7 +101,7 @@ describe('log lines batched by turn of the event loop', () => {
       const logger = pino({}, new TurnBatchedLines(pino.destination({ dest: 1, sync: false })));
       for (let i = 0; i < 3; i++) logger.info('before exit ' + i);
       process.exit(3);`;
-    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: path.resolve(import.meta.dirname, '../..'), encoding: 'utf8' });
+    const result = runModuleScript(script);
     expect(result.status).toBe(3);
     expect(result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line).msg)).toEqual(['before exit 0', 'before exit 1', 'before exit 2']);
   });

@@ -1,7 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runModuleScript } from '../support/node-script.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -16,11 +16,7 @@ function pretenuringTrace(importFlags: boolean): string {
     const kept = [];
     for (let i = 0; i < 500_000; i++) kept.push(make(i));
     console.log('kept', kept.length);`;
-  const result = spawnSync(
-    process.execPath,
-    ['--trace-pretenuring', '--trace-pretenuring-statistics', '--input-type=module', '-e', script],
-    { cwd: root, encoding: 'utf8' },
-  );
+  const result = runModuleScript(script, ['--trace-pretenuring', '--trace-pretenuring-statistics']);
   expect(result.status).toBe(0);
   expect(result.stdout).toContain('kept 500000');
   return result.stdout;
