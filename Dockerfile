@@ -16,6 +16,9 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/web/dist ./web/dist
 COPY package.json ./
+# DATA_DIR: attachments (STORAGE_DIR) and, for S3, uploads on their way to the bucket; owned by
+# the user the server runs as, so that a volume mounted there starts writable.
+RUN mkdir -p /app/data/attachments && chown -R node:node /app/data
 USER node
 EXPOSE 3000
 CMD ["node", "dist/src/main.js"]

@@ -1,11 +1,14 @@
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
-import helmet from 'helmet';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HelmetOptions } from 'helmet';
+import { isUtf8 } from 'node:buffer';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { acceptUploads } from './attachments/uploads.setup.js';
 import type { AppConfig } from './config/app-config.js';
+import { helmetHeaders } from './common/hot-path/helmet-headers.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { AppValidationPipe } from './common/validation.js';
 import { setupOpenApi } from './docs/openapi.js';
@@ -17,6 +20,12 @@ import { serveWebClient } from './web/web-client.js';
 /** Request bodies above this are refused with 413; the largest legitimate one is a 4000-character message. */
 const BODY_LIMIT_BYTES = 64 * 1024;
 
+/**
+ * The longest path parameter (decoded, in UTF-16 code units): Fastify's default, longer than
+ * any id and than any emoji a reaction names (the longest, a kiss with two skin tones, is 15).
+ */
+const MAX_PARAM_LENGTH = 100;
+
 /** Builds the application exactly as it runs; main.ts and the end-to-end tests both use it. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
@@ -26,6 +35,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       bodyLimit: BODY_LIMIT_BYTES,
       trustProxy: config.trustProxy as boolean | string,
       genReqId: requestIdFor,
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+      frameworkErrors: answerRouterError,
     }),
     {
       // Held until pino takes over below, so that even start-up lines are structured.
@@ -53,6 +64,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   // The API speaks JSON only: any other body type is a 415, not a string to validate.
   fastify.removeContentTypeParser('text/plain');
   takeEmptyJsonAsNoBody(fastify);
+  await acceptUploads(app);
   app.useWebSocketAdapter(new ParleyWsAdapter(app));
   app.useGlobalFilters(new HttpExceptionFilter(app.get(HttpAdapterHost)));
   app.useGlobalPipes(new AppValidationPipe());
@@ -60,12 +72,15 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     origin: config.allowedOrigins ?? true,
     // @fastify/cors allows only GET, HEAD and POST unless told: a browser on another origin could
     // not edit or delete a message.
-    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     // An OPTIONS request that is not a browser's preflight (no Origin) gets the same empty 204,
     // not @fastify/cors's plain-text 400, which is outside the contract's error shape.
     strictPreflight: false,
+    // For a browser on another origin: what it must read to back off (429, 503) and to quote a
+    // request in a bug report.
+    exposedHeaders: ['Retry-After', 'X-Request-Id'],
   });
-  observeRequests(app, securityHeaders());
+  observeRequests(app, helmetHeaders(PAGE_HELMET_OPTIONS));
   setupOpenApi(app);
   serveWebClient(app);
 }
@@ -80,10 +95,33 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
 function takeEmptyJsonAsNoBody(fastify: FastifyInstance): void {
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body.length === 0) done(null, undefined);
-    else parseJson(request, body as string, done); // parseAs: 'string'
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer; // parseAs: 'buffer'
+    if (bytes.length === 0) done(null, undefined);
+    // Decoded as a string, bytes that are not UTF-8 (an encoded lone surrogate, ED A0 80,
+    // among them) became U+FFFD without a word, and were stored so.
+    else if (!isUtf8(bytes)) done(Object.assign(new Error(NOT_UTF8_MESSAGE), { statusCode: 400 }), undefined);
+    else parseJson(request, bytes.toString('utf8'), done);
   });
+}
+
+export const NOT_UTF8_MESSAGE = 'Body is not valid UTF-8';
+
+/**
+ * The router refuses a malformed percent-encoding in the path (400) and a path parameter over
+ * MAX_PARAM_LENGTH (414) before any hook or exception filter runs, with a body of its own
+ * (which has a `code`): answered here instead, in the contract's shape, with the API's headers.
+ */
+function answerRouterError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+  const message =
+    status === 414 ? `A path segment is longer than ${MAX_PARAM_LENGTH} characters` : 'The path is not a valid URL (malformed percent-encoding)';
+  reply
+    .headers(API_SECURITY_HEADERS)
+    .header('X-Request-Id', request.id)
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message }));
 }
 
 /**
@@ -103,25 +141,18 @@ const API_SECURITY_HEADERS: Record<string, string> = {
 
 /**
  * Helmet's security headers for the pages (the web client, Swagger UI) and everything else not
- * under /api/ (CSP, frame-ancestors, nosniff, HSTS, referrer policy, …), worked out once: with
- * no per-response nonces they are the same for every response, and @fastify/helmet rebuilt
- * the whole middleware, CSP included, on every request. Without upgrade-insecure-requests: a
- * plain-HTTP install (`npm start` reached over a LAN address) would otherwise have its page's
- * assets rewritten to https and fail to load.
+ * under /api/ (CSP, frame-ancestors, nosniff, HSTS, referrer policy, …), worked out once
+ * (helmetHeaders). Without upgrade-insecure-requests: a plain-HTTP install (`npm start` reached
+ * over a LAN address) would otherwise have its page's assets rewritten to https and fail to load.
+ *
+ * style-src 'self' rather than helmet's `'self' https: 'unsafe-inline'`: the web client's only
+ * stylesheet is its own file, and it sets inline styles through element.style (which CSP
+ * allows); an injected <style> or style attribute is refused. /docs adds the hashes of Swagger
+ * UI's own inline styles (setupOpenApi).
  */
-function securityHeaders(): Record<string, string> {
-  const headers: Record<string, string> = {};
-  const recorder = {
-    setHeader: (name: string, value: unknown) => void (headers[name] = String(value)),
-    removeHeader: () => undefined,
-  };
-  helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })(
-    {} as IncomingMessage,
-    recorder as unknown as ServerResponse,
-    () => undefined,
-  );
-  return headers;
-}
+const PAGE_HELMET_OPTIONS: HelmetOptions = {
+  contentSecurityPolicy: { directives: { upgradeInsecureRequests: null, styleSrc: ["'self'"] } },
+};
 
 /**
  * Sets the security headers and echoes each request's id (the one on its log lines) in
@@ -134,10 +165,6 @@ function observeRequests(app: NestFastifyApplication, pageHeaders: Record<string
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.headers(request.url.startsWith('/api/') ? API_SECURITY_HEADERS : pageHeaders);
     reply.header('X-Request-Id', request.id);
-    // For a browser on another origin: what it must read to back off (429, 503) and to quote a
-    // request in a bug report. Only then: @fastify/cors's exposedHeaders adds it to every
-    // response, which cost about 2% of the server's CPU a message (paired runs, both ways round).
-    if (request.headers.origin !== undefined) reply.header('Access-Control-Expose-Headers', 'Retry-After, X-Request-Id');
     done();
   });
   fastify.addHook('onResponse', (request, reply, done) => {

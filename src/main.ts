@@ -1,5 +1,5 @@
 // First: V8 flags that must be set before the rest of the server allocates anything.
-import './v8-flags.js';
+import './common/hot-path/v8-flags.js';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { StartupError } from './common/startup-error.js';
@@ -52,9 +52,10 @@ async function bootstrap(): Promise<void> {
   try {
     await app.listen(config.port, config.host);
   } catch (error) {
+    // The metrics listener (METRICS_PORT) opens as the application starts, before PORT.
     const reason = LISTEN_ERRORS[(error as NodeJS.ErrnoException).code ?? ''];
-    if (!reason) throw error;
-    console.error(`Start-up error: cannot listen on ${config.host}:${config.port}: ${reason}`);
+    if (!reason && !(error instanceof StartupError)) throw error;
+    console.error(reason ? `Start-up error: cannot listen on ${config.host}:${config.port}: ${reason}` : `Start-up error: ${(error as Error).message}`);
     await app.close();
     process.exit(1);
   }

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { PasswordHasher } from '../auth/password-hasher.js';
+import { UsersRepository } from '../users/users.repository.js';
 import { UsersService } from '../users/users.service.js';
 import { checkAdminCredentials } from './admin-credentials.js';
-import { AdminRepository } from './admin.repository.js';
 
 export type EnsureAdminOutcome = 'created' | 'promoted' | 'unchanged';
 
@@ -17,7 +17,7 @@ export class AdminAccountsService {
   private readonly logger = new Logger(AdminAccountsService.name);
 
   constructor(
-    private readonly admin: AdminRepository,
+    private readonly users: UsersRepository,
     private readonly hasher: PasswordHasher,
   ) {}
 
@@ -26,16 +26,16 @@ export class AdminAccountsService {
     const username = UsersService.normalizeUsername(rawUsername);
     // Two instances starting at once may both try to create it: the loser promotes instead.
     for (let attempt = 1; attempt <= 3; attempt++) {
-      const existing = await this.admin.findAccount(username);
+      const existing = await this.users.findAccount(username);
       if (!existing) {
-        const id = await this.admin.insertAdmin(username, await this.hasher.hash(password));
+        const id = await this.users.insertAdmin(username, await this.hasher.hash(password));
         if (!id) continue;
         this.logger.log(`Created admin ${username} (${id})`);
         return 'created';
       }
       const samePassword = await this.hasher.verify(password, existing.passwordHash);
       if (samePassword && existing.role === 'admin' && existing.active) return 'unchanged';
-      await this.admin.promoteAccount(existing.id, samePassword ? undefined : await this.hasher.hash(password));
+      await this.users.promoteAccount(existing.id, samePassword ? undefined : await this.hasher.hash(password));
       this.logger.log(`Made ${username} (${existing.id}) an active admin${samePassword ? '' : ' with the given password'}`);
       return 'promoted';
     }

@@ -1,8 +1,8 @@
 import { Controller, Delete, Get, HttpCode, Param, Query } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { AuthUser } from '../auth/auth-user.js';
-import { CurrentUser } from '../auth/current-user.decorator.js';
-import { Roles } from '../auth/roles.decorator.js';
+import type { AuthUser } from '../common/caller/caller.js';
+import { CurrentUser } from '../common/caller/current-user.decorator.js';
+import { Roles } from '../common/caller/roles.decorator.js';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
 import { ParseIdPipe } from '../common/ids.js';
 import { RequestId } from '../logging/request-id.decorator.js';
@@ -26,8 +26,8 @@ export class AdminMessagesController {
   })
   @ApiOkResponse({ type: AdminMessagePage })
   @ApiErrors(400)
-  search(@Query() query: SearchMessagesQuery) {
-    return this.messages.search(query);
+  search(@CurrentUser() caller: AuthUser, @Query() query: SearchMessagesQuery) {
+    return this.messages.search(caller, query);
   }
 
   @Delete(':id')

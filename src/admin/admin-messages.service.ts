@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { AuthUser } from '../auth/auth-user.js';
+import type { AuthUser } from '../common/caller/caller.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { AttachmentLinks } from '../attachments/attachment-links.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { AdminRepository } from './admin.repository.js';
 import { toAdminMessageView, type AdminMessagePage } from './admin.views.js';
@@ -14,13 +15,14 @@ export class AdminMessagesService {
   constructor(
     private readonly admin: AdminRepository,
     private readonly messages: MessagesService,
+    private readonly links: AttachmentLinks,
   ) {}
 
-  async search(query: SearchMessagesQuery): Promise<AdminMessagePage> {
+  async search(caller: AuthUser, query: SearchMessagesQuery): Promise<AdminMessagePage> {
     const beforeId = query.cursor ? decodeCursor(query.cursor, ['id'])[0] : undefined;
     const { q, senderId, conversationId, from, to } = query;
     const rows = await this.admin.searchMessages({ q, senderId, conversationId, from, to, beforeId }, query.limit + 1);
-    const items = rows.slice(0, query.limit).map(toAdminMessageView);
+    const items = rows.slice(0, query.limit).map((row) => toAdminMessageView(row, this.links, caller.id));
     const nextCursor = rows.length > query.limit ? encodeCursor([items[items.length - 1].id]) : null;
     return { items, nextCursor };
   }

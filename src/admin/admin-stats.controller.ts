@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../auth/roles.decorator.js';
+import { Roles } from '../common/caller/roles.decorator.js';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
 import { AdminStatsService } from './admin-stats.service.js';
 import { StatsView } from './admin.views.js';
@@ -14,7 +14,7 @@ export class AdminStatsController {
   constructor(private readonly stats: AdminStatsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Counts of users, conversations and messages, and open connections' })
+  @ApiOperation({ summary: 'Counts of users, conversations and messages, open connections, and storage used by attachments' })
   @ApiOkResponse({ type: StatsView })
   get() {
     return this.stats.stats();

@@ -17,6 +17,8 @@ export class AdminStatsService {
       conversations: Number(counts.conversations),
       messages: Number(counts.messages),
       messagesLast24h: Number(counts.messagesLast24h),
+      attachments: Number(counts.attachments),
+      attachmentBytes: Number(counts.attachmentBytes),
       // This instance's sockets; across instances, sum the parley_ws_connections metric.
       connections: this.connections.size,
     };

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { AuthUser } from '../auth/auth-user.js';
-import { CurrentUser } from '../auth/current-user.decorator.js';
-import { Roles } from '../auth/roles.decorator.js';
+import type { AuthUser } from '../common/caller/caller.js';
+import { CurrentUser } from '../common/caller/current-user.decorator.js';
+import { Roles } from '../common/caller/roles.decorator.js';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
 import { ParseIdPipe } from '../common/ids.js';
 import { RequestId } from '../logging/request-id.decorator.js';

@@ -1,10 +1,10 @@
 import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException } from '@nestjs/common';
-import type { AuthUser } from '../auth/auth-user.js';
+import type { AuthUser } from '../common/caller/caller.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { CloseCode } from '../notifications/frames.js';
 import { Notifier } from '../notifications/notifier.js';
 import { LastSeenRecorder } from '../users/last-seen.recorder.js';
-import { AdminRepository } from './admin.repository.js';
+import { UsersRepository } from '../users/users.repository.js';
 import { toAdminUserView, type AdminUserPage, type AdminUserView } from './admin.views.js';
 import type { ListAdminUsersQuery } from './dto/list-admin-users.query.js';
 import type { UpdateUserDto } from './dto/update-user.dto.js';
@@ -22,7 +22,7 @@ export class AdminUsersService {
   private readonly logger = new Logger(AdminUsersService.name);
 
   constructor(
-    private readonly admin: AdminRepository,
+    private readonly users: UsersRepository,
     private readonly notifier: Notifier,
     private readonly lastSeen: LastSeenRecorder,
   ) {}
@@ -30,7 +30,7 @@ export class AdminUsersService {
   async list(query: ListAdminUsersQuery): Promise<AdminUserPage> {
     await this.lastSeen.flush();
     const afterUsername = query.cursor ? decodeCursor(query.cursor, ['string'])[0] : undefined;
-    const rows = await this.admin.listUsers(
+    const rows = await this.users.listForAdmin(
       { q: query.q?.trim() || undefined, role: query.role, active: query.active, afterUsername },
       query.limit + 1,
     );
@@ -44,7 +44,7 @@ export class AdminUsersService {
     if (userId === caller.id && (dto.role === 'user' || dto.active === false)) {
       throw new ConflictException('An admin cannot demote or deactivate itself; another admin must');
     }
-    const result = await this.admin.changeUser(caller.id, userId, { role: dto.role, active: dto.active });
+    const result = await this.users.changeRoleOrActivation(caller.id, userId, { role: dto.role, active: dto.active });
     if (result === 'caller-not-admin') throw new ForbiddenException('This needs the admin role');
     if (result === 'not-found') throw new NotFoundException('User not found');
     if (dto.active === false) {

@@ -3,7 +3,10 @@ import { AuthModule } from '../auth/auth.module.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
+import { AttachmentsModule } from '../attachments/attachments.module.js';
 import { AdminAccountsService } from './admin-accounts.service.js';
+import { AdminAttachmentsController } from './admin-attachments.controller.js';
+import { AdminAttachmentsService } from './admin-attachments.service.js';
 import { AdminMessagesController } from './admin-messages.controller.js';
 import { AdminMessagesService } from './admin-messages.service.js';
 import { AdminStatsController } from './admin-stats.controller.js';
@@ -15,9 +18,9 @@ import { AdminRepository } from './admin.repository.js';
 
 /** `/api/v1/admin/*` (role admin), and the first admin from ADMIN_USERNAME / ADMIN_PASSWORD. */
 @Module({
-  imports: [AuthModule, MessagesModule, NotificationsModule, UsersModule],
-  controllers: [AdminUsersController, AdminMessagesController, AdminStatsController],
-  providers: [AdminRepository, AdminUsersService, AdminMessagesService, AdminStatsService, AdminAccountsService],
+  imports: [AuthModule, MessagesModule, AttachmentsModule, NotificationsModule, UsersModule],
+  controllers: [AdminUsersController, AdminMessagesController, AdminStatsController, AdminAttachmentsController],
+  providers: [AdminRepository, AdminUsersService, AdminMessagesService, AdminStatsService, AdminAccountsService, AdminAttachmentsService],
 })
 export class AdminModule implements OnApplicationBootstrap {
   constructor(

@@ -1,21 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
+import type { AttachmentLinks } from '../attachments/attachment-links.js';
 import { NEXT_CURSOR_DOC } from '../common/api-docs.js';
-import type { Message } from '../messages/message.entity.js';
-import { MessageView, toMessageView } from '../messages/message.view.js';
-import type { Role } from '../users/user.entity.js';
+import { MessageView, toMessageView, type MessageRow } from '../messages/message.view.js';
+import type { Role } from '../common/caller/role.js';
 import { UserView } from '../users/user.view.js';
-
-/** A user as AdminRepository reads it. */
-export interface AdminUserRow {
-  id: string;
-  username: string;
-  displayName: string;
-  createdAt: Date;
-  role: Role;
-  active: boolean;
-  lastSeenAt: Date | null;
-  messageCount: string;
-}
+import type { AdminUserRow } from '../users/users.repository.js';
 
 /** The contract's `user`, plus what an admin needs to see. */
 export class AdminUserView extends UserView {
@@ -53,7 +42,7 @@ export function toAdminUserView(row: AdminUserRow): AdminUserView {
   };
 }
 
-export type AdminMessageRow = Message & { senderUsername: string };
+export type AdminMessageRow = MessageRow & { senderUsername: string };
 
 /** The contract's `message`, plus its sender's username. */
 export class AdminMessageView extends MessageView {
@@ -69,8 +58,9 @@ export class AdminMessagePage {
   nextCursor: string | null;
 }
 
-export function toAdminMessageView(row: AdminMessageRow): AdminMessageView {
-  return { ...toMessageView(row), senderUsername: row.senderUsername };
+/** Its attachments' links are signed for the admin `viewerId` (admins see attached files: moderation). */
+export function toAdminMessageView(row: AdminMessageRow, links: AttachmentLinks, viewerId: string): AdminMessageView {
+  return { ...toMessageView(row, links, viewerId), senderUsername: row.senderUsername };
 }
 
 export class StatsView {
@@ -88,4 +78,10 @@ export class StatsView {
 
   @ApiProperty({ description: 'Open WebSocket connections on the instance that answered' })
   connections: number;
+
+  @ApiProperty({ description: 'Attachments stored and not removed' })
+  attachments: number;
+
+  @ApiProperty({ description: 'Storage used by attachments, in bytes: files and thumbnails, those removed but not yet deleted by the cleanup job included' })
+  attachmentBytes: number;
 }

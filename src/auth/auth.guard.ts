@@ -1,8 +1,8 @@
 import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { TokenService } from './token.service.js';
-import { IS_PUBLIC } from './public.decorator.js';
-import { CALLER_CHECKED_BY_QUERY } from './caller-checked-by-query.decorator.js';
+import { IS_PUBLIC } from '../common/caller/public.decorator.js';
+import { CALLER_CHECKED_BY_QUERY } from '../common/caller/caller-checked-by-query.decorator.js';
 
 /** Global guard: every route needs a valid bearer token unless it is marked @Public(). */
 @Injectable()

@@ -6,10 +6,13 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { UsersModule } from '../users/users.module.js';
 import { AuthController } from './auth.controller.js';
 import { AuthGuard } from './auth.guard.js';
+import { BotTokens } from './bot-tokens.js';
 import { AuthService } from './auth.service.js';
 import { PasswordHasher } from './password-hasher.js';
 import { RolesGuard } from './roles.guard.js';
+import { SessionsRepository } from './sessions.repository.js';
 import { TokenService } from './token.service.js';
+import { WsTicketsRepository } from './ws-tickets.repository.js';
 
 @Module({
   imports: [
@@ -18,8 +21,7 @@ import { TokenService } from './token.service.js';
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
         // A KeyObject, made once: given a string, jsonwebtoken first tries to parse it as a PEM
-        // public key on every verify, and the exception that attempt throws was the costliest
-        // part of an authenticated request (18% of the server's CPU under load).
+        // public key on every verify and throws. Chosen for speed (docs/performance.md).
         secret: createSecretKey(Buffer.from(config.jwtSecret)),
         signOptions: { expiresIn: config.accessTokenTtlSeconds, algorithm: 'HS256' },
         verifyOptions: { algorithms: ['HS256'] },
@@ -31,10 +33,13 @@ import { TokenService } from './token.service.js';
     AuthService,
     PasswordHasher,
     TokenService,
+    BotTokens,
+    SessionsRepository,
+    WsTicketsRepository,
     { provide: APP_GUARD, useClass: AuthGuard },
     // After AuthGuard (guards run in the order they are provided): it reads the caller's role.
     { provide: APP_GUARD, useClass: RolesGuard },
   ],
-  exports: [TokenService, PasswordHasher],
+  exports: [TokenService, PasswordHasher, SessionsRepository, BotTokens],
 })
 export class AuthModule {}

@@ -1,13 +1,24 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { UserView } from '../users/user.view.js';
+import { SelfView } from '../users/user.view.js';
 
-/** What register and login answer. */
-export class Session {
-  @ApiProperty({ type: UserView })
-  user: UserView;
-
+/** An access token, the refresh token that renews it, and when the access token expires. */
+export class TokenPair {
   @ApiProperty({ description: 'Send as `Authorization: Bearer <accessToken>`' })
   accessToken: string;
+
+  @ApiProperty({
+    description: 'Exchange at `POST /api/v1/auth/refresh` for a new pair: single use. Presenting a used one again ends the session',
+  })
+  refreshToken: string;
+
+  @ApiProperty({ type: String, format: 'date-time', description: 'When the access token expires' })
+  expiresAt: Date;
+}
+
+/** What register and login answer. */
+export class Session extends TokenPair {
+  @ApiProperty({ type: SelfView })
+  user: SelfView;
 }
 
 export class WsTicket {

@@ -1,8 +1,8 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Role } from '../users/user.entity.js';
-import type { AuthUser } from './auth-user.js';
-import { ROLES } from './roles.decorator.js';
+import type { Role } from '../common/caller/role.js';
+import type { AuthUser } from '../common/caller/caller.js';
+import { ROLES } from '../common/caller/roles.decorator.js';
 
 /**
  * Global guard, after AuthGuard: a route marked @Roles(...) answers 403 to anyone else. The role

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { isDatabaseUnavailable, isLockTimeout, isStatementCanceled } from './pg-errors.js';
+import { ServiceBusyException } from './service-busy.exception.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -33,7 +34,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
       this.logger.error({ reqId }, exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
     const response = http.getResponse();
-    if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', '1');
+    if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) {
+      const retryAfter = exception instanceof ServiceBusyException ? exception.retryAfterSeconds : 1;
+      this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(retryAfter));
+    }
     this.adapterHost.httpAdapter.reply(response, body, body.statusCode);
   }
 

@@ -1,4 +1,4 @@
-import { BadRequestException, type CanActivate, type ExecutionContext, Injectable, UseGuards } from '@nestjs/common';
+import { BadRequestException, type CanActivate, type ExecutionContext, Injectable, UnsupportedMediaTypeException, UseGuards } from '@nestjs/common';
 import { unknownField } from './validation.js';
 
 /**
@@ -9,7 +9,10 @@ import { unknownField } from './validation.js';
 @Injectable()
 class NoBodyGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
-    const body: unknown = context.switchToHttp().getRequest<{ body?: unknown }>().body;
+    const request = context.switchToHttp().getRequest<{ body?: unknown; headers: Record<string, string | undefined> }>();
+    // Multipart bodies are taken (unread) for the upload route's sake: one sent here is no JSON.
+    if (request.headers['content-type']?.startsWith('multipart/')) throw new UnsupportedMediaTypeException('This call takes no body');
+    const body = request.body;
     if (body === undefined) return true;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestException('This call takes no body');
     const fields = Object.keys(body);

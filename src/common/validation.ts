@@ -1,8 +1,9 @@
 import { type ArgumentMetadata, BadRequestException, ValidationPipe, type ValidationPipeOptions, applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { IsInt, Matches, Max, Min } from 'class-validator';
+import { IsISO8601, IsInt, IsString, Matches, Max, Min, ValidateBy, ValidateIf } from 'class-validator';
 import { ID_PATTERN } from './ids.js';
 import { assertWithinInputLimits } from './input-limits.js';
+import { textProblem, type TextKind } from './text-rules.js';
 
 /**
  * A query parameter that is a whole number from `min` to `max`. Only decimal digits become a
@@ -14,6 +15,26 @@ export const IntegerQuery = (min: number, max: number) =>
     Transform(({ value }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value)),
     InOrder(IsInt(), Min(min), Max(max)),
   );
+
+/**
+ * A point in time: an ISO 8601 calendar date with a four-digit year, and a time of day with an
+ * optional zone (`2026-12-01`, `2026-12-01T09:30:00Z`). ISO 8601 also has week and ordinal
+ * dates and signed years, which PostgreSQL does not read: those would fail in the database.
+ */
+export const Timestamp = () =>
+  InOrder(
+    IsString(),
+    IsISO8601({ strict: true }),
+    Matches(/^(?!0000)\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/, {
+      message: '$property must be a date, or a date and time, such as 2026-12-01 or 2026-12-01T09:30:00Z',
+    }),
+  );
+
+/**
+ * A field that may be left out but, when given, must be valid: unlike `IsOptional`, an explicit
+ * `null` is checked (and refused) rather than taken as "not given".
+ */
+export const Omittable = () => ValidateIf((_object, value) => value !== undefined);
 
 /** Trims strings before validation (`body: 1–4000 characters after trimming`). */
 export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? value.trim() : value));
@@ -27,23 +48,17 @@ export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? 
 export const InOrder = (...checks: PropertyDecorator[]) => applyDecorators(...checks);
 
 /**
- * A name or title: one line shown among others, so no control characters (line breaks, tabs,
- * terminal escapes), no line or paragraph separators (U+2028, U+2029), and none of Unicode's
- * text-direction overrides and isolates (U+202A–U+202E, U+2066–U+2069), with which a name
- * displays as something else ("Trojan Source" spoofing). Any script, and emoji sequences
- * (joined by U+200D), are fine.
+ * Free text: a message body (`body`) or a name or title (`line`), held to the one rule set of
+ * src/common/text-rules.ts (no direction overrides, not blank, one line where a line).
  */
-export const OneLineName = () =>
-  Matches(/^[^\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]*$/u, {
-    message: '$property must not contain control characters or text-direction overrides',
+export const FreeText = (kind: TextKind) =>
+  ValidateBy({
+    name: 'freeText',
+    validator: {
+      validate: (value) => typeof value !== 'string' || textProblem(value, kind) === undefined,
+      defaultMessage: (args) => `${args?.property} ${textProblem(String(args?.value), kind)}`,
+    },
   });
-
-/**
- * Something to see: a name of only spaces and characters that show as nothing (zero-width
- * space, word joiner, Hangul filler: Unicode's default-ignorable code points) looks blank.
- */
-export const NotBlank = () =>
-  Matches(/[^\p{White_Space}\p{Default_Ignorable_Code_Point}]/u, { message: '$property must not be blank' });
 
 export const ID_MESSAGE = '$property must be an id (a decimal string)';
 export { ID_PATTERN };

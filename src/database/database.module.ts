@@ -4,9 +4,9 @@ import type { DataSourceOptions } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { connectDatabase } from './connect.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
-import { PreparedQueries } from './prepared-queries.js';
 import { runMigrations } from './migrate.js';
 import { typeOrmOptions } from './typeorm-options.js';
+import { JOB_QUEUE_CONNECTIONS } from '../jobs/job-queue.js';
 
 /** The embedded PostgreSQL, present only when DATABASE_URL is unset. */
 @Global()
@@ -16,7 +16,7 @@ import { typeOrmOptions } from './typeorm-options.js';
       provide: EmbeddedPostgres,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) =>
-        config.databaseUrl ? null : new EmbeddedPostgres(config.dataDir, config.databasePoolSize + 2),
+        config.databaseUrl ? null : new EmbeddedPostgres(config.dataDir, config.databasePoolSize + 2 + JOB_QUEUE_CONNECTIONS),
     },
   ],
   exports: [EmbeddedPostgres],
@@ -43,6 +43,8 @@ class EmbeddedPostgresModule implements OnApplicationShutdown {
           idleInTransactionTimeoutMs: config.databaseIdleInTransactionTimeoutMs,
           answerTimeoutMs: config.databaseAnswerTimeoutMs,
         }),
+        // The entities each feature module registers with TypeOrmModule.forFeature.
+        autoLoadEntities: true,
         // connectDatabase waits for the database itself, one plain line per attempt; TypeORM's
         // retry would log each attempt with a stack, into a log not flushed until start-up ends.
         toRetry: () => false,
@@ -57,7 +59,5 @@ class EmbeddedPostgresModule implements OnApplicationShutdown {
       },
     }),
   ],
-  providers: [PreparedQueries],
-  exports: [PreparedQueries],
 })
 export class DatabaseModule {}

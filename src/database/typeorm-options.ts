@@ -1,7 +1,6 @@
 import type { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations/index.js';
 import { AnswerTimeoutClient } from './answer-timeout-client.js';
-import { entities } from './entities.js';
 
 /** The PostgreSQL setting behind each of the pool's limits; migrations lift them all (runMigrations). */
 export const LIMIT_SETTINGS = {
@@ -18,14 +17,15 @@ export type StatementLimits = Partial<Record<keyof typeof LIMIT_SETTINGS | 'answ
 const LIMITS = Object.entries(LIMIT_SETTINGS) as [keyof typeof LIMIT_SETTINGS, string][];
 
 /**
- * The one TypeORM configuration, shared by the app, the tests and the migration CLI. The
- * limits apply to every pooled connection; migrations lift them on their own (runMigrations).
+ * The one TypeORM configuration, shared by the app, the tests and the migration CLI. No
+ * entities: each feature module registers its own (TypeOrmModule.forFeature, loaded by the
+ * app's autoLoadEntities), and migrations are plain SQL that need none. The limits apply to
+ * every pooled connection; migrations lift them on their own (runMigrations).
  */
 export function typeOrmOptions(url: string, poolSize: number, limits: StatementLimits = {}): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities,
     migrations,
     migrationsTableName: 'migrations',
     synchronize: false,

@@ -9,7 +9,7 @@ import {
   type HealthIndicatorFunction,
 } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
-import { Public } from '../auth/public.decorator.js';
+import { Public } from '../common/caller/public.decorator.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { Notifier } from '../notifications/notifier.js';
 

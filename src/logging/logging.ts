@@ -13,13 +13,13 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Query parameters whose values are credentials: Parley's own (`ticket`, and the body fields
- * `accessToken`, `password` should a client misplace them) and the names clients commonly
+ * `accessToken`, `refreshToken`, `password` should a client misplace them) and the names clients commonly
  * give tokens and keys.
  */
-const SECRET_QUERY_PARAMETERS = /([?&](?:ticket|token|access_?token|password|api_?key|jwt|secret)=)[^&#]*/gi;
+const SECRET_QUERY_PARAMETERS = /([?&](?:ticket|token|access_?token|refresh_?token|password|api_?key|jwt|secret)=)[^&#]*/gi;
 
 /** Keys whose values are credentials. */
-const SECRET_KEYS = ['password', 'passwordHash', 'accessToken', 'token', 'ticket'];
+const SECRET_KEYS = ['password', 'passwordHash', 'accessToken', 'refreshToken', 'token', 'ticket'];
 
 /**
  * What is never written: the credential headers, and the keys above at the top of a logged
@@ -82,74 +82,11 @@ export function loggingModule(config: AppConfig) {
     // No Express-style middleware: `logRequests` does its work as Fastify hooks.
     forRoutes: [],
     // JSON lines go to stdout asynchronously: pino's default writes every line with a blocking
-    // write(2) on the request path. The lines of one turn of the event loop go out together
-    // (TurnBatchedLines), and whatever is pending is written when the process exits.
-    pinoHttp: pretty ? options : [options, new TurnBatchedLines(pino.destination({ dest: 1, sync: false }))],
+    // write(2) on the request path. Lines written while one write is under way go out together
+    // in the next, and whatever is pending is flushed when the process exits.
+    pinoHttp: pretty ? options : [options, pino.destination({ dest: 1, sync: false })],
   };
   return LoggerModule.forRoot(params);
-}
-
-/** Where TurnBatchedLines hands its lines on: pino's asynchronous destination (sonic-boom). */
-interface LineDestination {
-  write(data: string): boolean;
-  flush(callback: (error?: Error) => void): void;
-  flushSync(): void;
-}
-
-/** Every live TurnBatchedLines (tests make many apps), so that one exit handler writes what each holds. */
-const batchedDestinations = new Set<WeakRef<TurnBatchedLines>>();
-const forgetDestination = new FinalizationRegistry<WeakRef<TurnBatchedLines>>((ref) => batchedDestinations.delete(ref));
-process.once('exit', () => {
-  for (const ref of batchedDestinations) ref.deref()?.flushSync();
-});
-
-/**
- * A log destination that gathers the lines of one turn of the event loop and writes them
- * together at its end. Under load one turn answers a whole batch of sends, a completion line
- * each, and pino's asynchronous destination began a write (a round trip through libuv's
- * thread pool) for nearly every line: about 4% of the server's CPU a message at 64 senders
- * (README, "What each change bought"). A line waits at most for the rest of its turn; on exit,
- * normal or by an uncaught error, pending lines are written synchronously. Only SIGKILL loses
- * them, as it loses what the destination itself still buffers.
- */
-export class TurnBatchedLines {
-  private pending = '';
-  private scheduled = false;
-
-  constructor(private readonly destination: LineDestination) {
-    const ref = new WeakRef(this);
-    batchedDestinations.add(ref);
-    forgetDestination.register(this, ref);
-  }
-
-  write(line: string): boolean {
-    this.pending += line;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.writePending);
-    }
-    return true;
-  }
-
-  /** pino's `logger.flush(callback)`: the pending lines are handed on, then the destination flushes. */
-  flush(callback: (error?: Error) => void): void {
-    this.writePending();
-    this.destination.flush(callback);
-  }
-
-  /** Writes everything pending now, without waiting for the event loop. */
-  flushSync(): void {
-    this.writePending();
-    this.destination.flushSync();
-  }
-
-  private readonly writePending = (): void => {
-    this.scheduled = false;
-    if (this.pending === '') return;
-    const lines = this.pending;
-    this.pending = '';
-    this.destination.write(lines);
-  };
 }
 
 /**
@@ -159,16 +96,15 @@ export class TurnBatchedLines {
  * everything else; a failing health check logs its own error.
  *
  * These are Fastify hooks rather than nestjs-pino's pino-http middleware, which runs through
- * Fastify's Express-compatibility layer and builds a child logger per request: that cost
- * about 100 µs of CPU per request on the development machine, more than Fastify itself and
- * the rest of the request pipeline together.
+ * Fastify's Express-compatibility layer and builds a child logger per request. Chosen for
+ * speed (docs/performance.md).
  */
 export function logRequests(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
   // The root logger carries pino-http's serializers for `req` and `res`, which expect Node's
   // request and response objects; these lines pass plain objects already shaped. They are
   // built from fields chosen not to hold credentials (the URL's are masked), so the redaction
-  // list has nothing to find in them: skipping it makes a line 4–5 µs cheaper (of 6–7).
+  // list has nothing to find in them, and skipping it is for speed (docs/performance.md).
   const completions = PinoLogger.root.child({}, { serializers: { req: asIs, res: asIs }, redact: [] });
   fastify.addHook('onResponse', (request, reply, done) => {
     if (!unlogged(request.url)) logCompletion(completions, request, reply);

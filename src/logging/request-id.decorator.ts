@@ -5,9 +5,9 @@ import { createParamDecorator, ExecutionContext } from '@nestjs/common';
  * line logged about this request to carry as `reqId`: `logger.log({ reqId }, '...')`.
  *
  * Passed explicitly rather than found through an `AsyncLocalStorage`: on Node 20 an active
- * one runs a hook for every promise the process creates, which cost 11–15% of the server's
- * CPU per message sent (README, change 18), and work shared by many requests (a batch of
- * sends, the last-seen flush) would have carried whichever request happened to start it.
+ * one runs a hook for every promise the process creates (chosen for speed, docs/performance.md),
+ * and work shared by many requests (a batch of sends, the last-seen flush) would have carried
+ * whichever request happened to start it.
  */
 export const RequestId = createParamDecorator(
   (_data: unknown, context: ExecutionContext): string => context.switchToHttp().getRequest<{ id: string }>().id,

@@ -1,15 +1,16 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
-import { MessageView } from './message.view.js';
-import type { AuthUser, Caller } from '../auth/auth-user.js';
-import { CallerCheckedByQuery } from '../auth/caller-checked-by-query.decorator.js';
-import { CurrentUser } from '../auth/current-user.decorator.js';
+import { MessageView, ThreadPage } from './message.view.js';
+import type { AuthUser, Caller } from '../common/caller/caller.js';
+import { CallerCheckedByQuery } from '../common/caller/caller-checked-by-query.decorator.js';
+import { CurrentUser } from '../common/caller/current-user.decorator.js';
 import { ParseIdPipe } from '../common/ids.js';
 import { RateLimited } from '../rate-limit/rate-limit.decorator.js';
 import { EditMessageDto } from './dto/edit-message.dto.js';
 import { SendMessageDto } from './dto/send-message.dto.js';
+import { ThreadQuery } from './dto/thread.query.js';
 import { MessagesService } from './messages.service.js';
 import { TakesNoBody } from '../common/takes-no-body.js';
 
@@ -25,10 +26,17 @@ export class MessagesController {
   @Post()
   @CallerCheckedByQuery()
   @RateLimited('send')
-  @ApiOperation({ summary: 'Send a message into a conversation, or directly to a user' })
+  @ApiOperation({
+    summary: 'Send a message into a conversation, or directly to a user',
+    description: 'With `attachmentIds`, the uploads are attached in the same transaction (400 if any is not yours to attach); the text may then be empty.',
+  })
   @ApiCreatedResponse({ type: MessageView, description: 'Stored; the members are notified with message.created' })
   @ApiOkResponse({ type: MessageView, description: 'The same clientMessageId again: the original message, nothing stored twice' })
-  @ApiErrors(400, [404, 'No such conversation (or not a member), or no such active recipient'], 429)
+  @ApiErrors(
+    [400, 'Invalid body, or replyToId is not a message of the same conversation'],
+    [404, 'No such conversation (or not a member), or no such active recipient'],
+    429,
+  )
   async send(
     @CurrentUser() caller: Caller,
     @Body() dto: SendMessageDto,
@@ -49,13 +57,25 @@ export class MessagesController {
     return this.messages.get(caller, id);
   }
 
+  @Get(':id/thread')
+  @ApiOperation({
+    summary: "A thread's replies",
+    description: 'The replies whose threadId is this message, oldest first; `after=SEQ` reads on from a reply.',
+  })
+  @ApiParam({ name: 'id', description: 'The root message id' })
+  @ApiOkResponse({ type: ThreadPage })
+  @ApiErrors(400, [404, 'No such message, or the caller is not a member of its conversation'])
+  thread(@CurrentUser() caller: AuthUser, @Param('id', MessageId) id: string, @Query() query: ThreadQuery) {
+    return this.messages.thread(caller, id, query.after, query.limit);
+  }
+
   @Patch(':id')
-  @ApiOperation({ summary: 'Edit a message (sender only)' })
+  @ApiOperation({ summary: 'Edit a message (sender only): its text, or its attachments (attachmentIds) and text' })
   @ApiParam({ name: 'id', description: 'Message id' })
   @ApiOkResponse({ type: MessageView })
   @ApiErrors(400, [403, 'Only the sender edits'], [404, 'No such message, or not visible'], [409, 'The message has been deleted'])
   edit(@CurrentUser() caller: AuthUser, @Param('id', MessageId) id: string, @Body() dto: EditMessageDto) {
-    return this.messages.edit(caller, id, dto.body);
+    return this.messages.edit(caller, id, dto);
   }
 
   @Delete(':id')

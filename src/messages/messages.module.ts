@@ -1,16 +1,21 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AttachmentsModule } from '../attachments/attachments.module.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { ConversationsModule } from '../conversations/conversations.module.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
 import { ConversationMessagesController } from './conversation-messages.controller.js';
+import { ConversationPinsController } from './conversation-pins.controller.js';
+import { Message } from './message.entity.js';
 import { MessagesController } from './messages.controller.js';
 import { MessagesRepository } from './messages.repository.js';
 import { MessagesService } from './messages.service.js';
+import { PinsService } from './pins.service.js';
 
 @Module({
-  imports: [AuthModule, ConversationsModule, NotificationsModule],
-  controllers: [MessagesController, ConversationMessagesController],
-  providers: [MessagesRepository, MessagesService],
+  imports: [TypeOrmModule.forFeature([Message]), AuthModule, AttachmentsModule, ConversationsModule, NotificationsModule],
+  controllers: [MessagesController, ConversationMessagesController, ConversationPinsController],
+  providers: [MessagesRepository, MessagesService, PinsService],
   exports: [MessagesService],
 })
 export class MessagesModule {}

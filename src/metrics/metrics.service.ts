@@ -2,7 +2,6 @@ import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DataSource } from 'typeorm';
-import { HotHistogram } from './hot-histogram.js';
 
 /** What `pg`'s Pool exposes about its connections. */
 interface PoolLike {
@@ -15,21 +14,19 @@ interface PoolLike {
 /**
  * Parley's Prometheus metrics, in a registry of its own (not prom-client's global one, so that
  * several apps in one process, as in the tests, do not collide). Hot paths only increment
- * counters or observe a histogram (a HotHistogram where it is every request or message); gauges
- * are sampled when /metrics is scraped.
+ * counters or observe a histogram; gauges are sampled when /metrics is scraped.
  */
 @Injectable()
 export class Metrics {
   readonly registry = new Registry();
 
-  // Observed on every request: a HotHistogram, cheaper than prom-client's Histogram.
-  readonly httpRequestDuration = new HotHistogram(
-    'parley_http_request_duration_seconds',
-    'HTTP request duration, by method, route pattern and status code',
-    ['method', 'route', 'status_code'],
-    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    this.registry,
-  );
+  readonly httpRequestDuration = new Histogram({
+    name: 'parley_http_request_duration_seconds',
+    help: 'HTTP request duration, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
 
   readonly messagesStored = new Counter({
     name: 'parley_messages_stored_total',
@@ -50,14 +47,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  // Observed for every message, like the one above.
-  readonly notificationLatency = new HotHistogram(
-    'parley_notification_latency_seconds',
-    "Time from a message write's commit to its notification being handed to the sockets (or to Redis), by frame type",
-    ['type'],
-    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-    this.registry,
-  );
+  readonly notificationLatency = new Histogram({
+    name: 'parley_notification_latency_seconds',
+    help: "Time from a message write's commit to its notification being handed to the sockets (or to Redis), by frame type",
+    labelNames: ['type'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly typingFrames = new Counter({
+    name: 'parley_typing_frames_total',
+    help: 'Typing signals received (socket frames and POSTs), by outcome: passed on, over the 2 s limit, or from a non-member',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly presenceAnnouncements = new Counter({
+    name: 'parley_presence_announcements_total',
+    help: 'Presence changes announced by this instance (each once, whichever instance saw it), by status',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
 
   private connectionsSampler: () => number = () => 0;
 

@@ -11,10 +11,15 @@ export class LocalNotifier extends Notifier {
   }
 
   publish(userIds: readonly string[], frame: ServerFrame): void {
+    this.beforePublish(userIds, frame);
     this.connections.deliver(userIds, frame);
   }
 
   disconnectUser(userId: string, code: number, reason: string): void {
     this.connections.disconnect(userId, code, reason);
+  }
+
+  disconnectSession(userId: string, sessionId: string, code: number, reason: string): void {
+    this.connections.disconnectSession(userId, sessionId, code, reason);
   }
 }

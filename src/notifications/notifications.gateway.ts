@@ -7,28 +7,40 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
-import type { AuthUser, Caller } from '../auth/auth-user.js';
+import type { AuthUser, Caller } from '../common/caller/caller.js';
 import { bearerToken } from '../auth/auth.guard.js';
 import { errorBody } from '../common/http-exception.filter.js';
 import { isDatabaseUnavailable } from '../common/pg-errors.js';
 import { TokenService } from '../auth/token.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { LastSeenRecorder } from '../users/last-seen.recorder.js';
+import { ClientFrames } from './client-frames.js';
 import { ConnectionRegistry } from './connection-registry.js';
+import { Deadlines } from './deadlines.js';
 import { CloseCode } from './frames.js';
 import { Notifier } from './notifier.js';
 
 const WATCH_TIMEOUT_MS = 2000;
-/** How long a socket closed for flooding may take to finish the close handshake. */
-const FLOOD_CLOSE_GRACE_MS = 1000;
+/**
+ * How long any closing socket (closed by either side, for any reason) may take to finish the
+ * close handshake before it is destroyed: a client that does not read must not hold its
+ * buffers, nor its place in the registry, for `ws`'s default 30 s.
+ */
+const CLOSE_GRACE_MS = 1000;
+/** How long before its token expires a socket is sent `token.expiring` (the contract's 60 s). */
+const EXPIRY_WARNING_MS = 60_000;
+/** A JWT of Parley's is a few hundred bytes; anything much longer is not one. */
+const ACCESS_TOKEN_MAX_LENGTH = 2048;
 
 /** A handshake's request once authenticated, and when that authentication began. */
 type AuthenticatedRequest = IncomingMessage & { parleyUser?: AuthUser; parleyAuthStartedAt?: number };
 type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
 
 interface SocketState {
-  /** Who the handshake authenticated, at which token version. */
+  /** Who the handshake (or the last `auth` frame) authenticated: token version, session, expiry. */
   caller: Caller;
+  /** Whether `token.expiring` was sent for the current token (its next deadline is expiry). */
+  warned: boolean;
   alive: boolean;
   /** Frames received in the current one-second window. */
   frames: number;
@@ -40,6 +52,8 @@ interface SocketState {
  * ALLOWED_ORIGINS is set), registers the socket under its user, answers pings, and closes
  * sockets that send anything but small JSON text frames. It never reads the database on the
  * delivery path: services publish ids through the Notifier, which lands in ConnectionRegistry.
+ * A socket lives no longer than its access token: warned 60 s before expiry, renewed by an
+ * `auth` frame, closed with 4401 at expiry otherwise.
  */
 @WebSocketGateway({ path: '/ws' })
 export class NotificationsGateway
@@ -47,6 +61,9 @@ export class NotificationsGateway
 {
   private readonly logger = new Logger(NotificationsGateway.name);
   private readonly states = new WeakMap<WebSocket, SocketState>();
+  /** Each socket's next token deadline: the warning, then the expiry. */
+  private readonly deadlines = new Deadlines<WebSocket>();
+  private expirySweep?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   private recheck?: NodeJS.Timeout;
   private rechecking = false;
@@ -58,6 +75,7 @@ export class NotificationsGateway
     private readonly lastSeen: LastSeenRecorder,
     private readonly connections: ConnectionRegistry,
     private readonly notifier: Notifier,
+    private readonly clientFrames: ClientFrames,
   ) {
     connections.onUserGone = (userId) => notifier.unwatch(userId);
     notifier.onRestored = () => void this.closeRevokedSockets();
@@ -66,12 +84,20 @@ export class NotificationsGateway
   afterInit(server: WebSocketServer): void {
     // `ws` reads these per handshake, so they can be set here, where the configuration is known.
     server.options.maxPayload = this.config.wsMaxFrameBytes;
+    // `ws` would answer every ping control frame itself, outside both the frame limit and the
+    // buffer limit: the gateway counts them and answers through ConnectionRegistry instead.
+    // A message's fragments are frames too: one split into more than a second's worth of frames
+    // is closed with 1008 by `ws`, where an endless stream of empty fragments would never
+    // complete a message to be counted. (`closeTimeout` is in `ws` but not in its types.)
+    Object.assign(server.options, { autoPong: false, closeTimeout: CLOSE_GRACE_MS, maxFragments: this.config.wsMaxFramesPerSecond });
     server.options.verifyClient = (info, done) => void this.verifyHandshake(info, done);
     this.server = server;
     this.heartbeat = setInterval(() => this.checkLiveness(server), this.config.wsHeartbeatMs);
     this.heartbeat.unref();
     this.recheck = setInterval(() => void this.closeRevokedSockets(), this.config.wsRecheckMs);
     this.recheck.unref();
+    this.expirySweep = setInterval(() => this.sweepDeadlines(), 1000);
+    this.expirySweep.unref();
   }
 
   async handleConnection(socket: WebSocket, request: AuthenticatedRequest): Promise<void> {
@@ -80,24 +106,98 @@ export class NotificationsGateway
       socket.close(CloseCode.Unauthorized, 'unauthorized');
       return;
     }
-    this.states.set(socket, { caller: { id: user.id, tokenVersion: user.tokenVersion }, alive: true, frames: 0, windowStart: Date.now() });
-    socket.on('pong', () => this.markAlive(socket));
-    socket.on('message', (data, isBinary) => this.handleFrame(socket, data, isBinary));
+    const caller: Caller = { id: user.id, tokenVersion: user.tokenVersion, sessionId: user.sessionId, expiresAt: user.expiresAt };
+    this.states.set(socket, { caller, warned: false, alive: true, frames: 0, windowStart: Date.now() });
+    // Every frame the client sends, data or control, is counted here; a close frame needs no
+    // count, since `ws` reads nothing after it.
+    socket.on('message', (data, isBinary) => {
+      if (this.received(socket)) this.handleFrame(socket, data, isBinary);
+    });
+    socket.on('ping', (data) => {
+      if (this.received(socket)) this.connections.pong(socket, data);
+    });
+    socket.on('pong', () => this.received(socket));
     // Registered (and, across instances, subscribed) before `ready` is sent: a client that has
-    // seen `ready` misses no notification published after it.
-    this.connections.add(user.id, socket);
-    // Deactivated while this handshake was in flight: its read of the user may predate that.
-    if (this.connections.disconnectedSince(user.id, request.parleyAuthStartedAt ?? 0)) {
+    // seen `ready` misses no notification published after it, and gets none before it.
+    this.connections.add(user.id, socket, user.sessionId);
+    // Deactivated or logged out while this handshake was in flight: its read may predate that.
+    if (this.connections.disconnectedSince(user.id, user.sessionId, request.parleyAuthStartedAt ?? 0)) {
       socket.close(CloseCode.Unauthorized, 'deactivated');
       return;
     }
     await this.watch(user.id);
-    this.connections.sendTo(socket, { type: 'ready', userId: user.id });
+    if (socket.readyState !== socket.OPEN) return;
+    this.connections.ready(socket, { type: 'ready', userId: user.id });
+    this.scheduleExpiry(socket);
     this.lastSeen.seen(user.id);
   }
 
   handleDisconnect(socket: WebSocket): void {
+    this.deadlines.remove(socket);
     this.connections.remove(socket);
+    // Seen until now: an offline user's lastSeenAt is when its last socket closed.
+    const userId = this.states.get(socket)?.caller.id;
+    if (userId !== undefined) this.lastSeen.seen(userId);
+  }
+
+  /**
+   * The socket's next deadline for its current token: the warning 60 s before expiry (sent at
+   * once when less is left), then the expiry itself.
+   */
+  private scheduleExpiry(socket: WebSocket): void {
+    const state = this.states.get(socket);
+    if (!state) return;
+    const expiresAtMs = state.caller.expiresAt * 1000;
+    if (!state.warned && expiresAtMs - EXPIRY_WARNING_MS <= Date.now()) this.warnExpiring(socket, state);
+    this.deadlines.schedule(socket, state.warned ? expiresAtMs : expiresAtMs - EXPIRY_WARNING_MS);
+  }
+
+  private warnExpiring(socket: WebSocket, state: SocketState): void {
+    state.warned = true;
+    this.connections.sendTo(socket, { type: 'token.expiring', expiresAt: new Date(state.caller.expiresAt * 1000).toISOString() });
+  }
+
+  /** Each second: warns the sockets whose token expires within 60 s, closes those whose token expired. */
+  private sweepDeadlines(): void {
+    for (const socket of this.deadlines.takeDue()) {
+      const state = this.states.get(socket);
+      if (!state || socket.readyState !== socket.OPEN) continue;
+      if (state.caller.expiresAt * 1000 <= Date.now()) {
+        socket.close(CloseCode.Unauthorized, 'token expired');
+        continue;
+      }
+      this.scheduleExpiry(socket);
+    }
+  }
+
+  /**
+   * An `auth` frame: a fresh access token for the socket, verified as a request's would be
+   * (signature, expiry, user active, session live). Of the same user, it replaces the socket's
+   * token (and session); anything else closes the socket with 4401, so a client that renews
+   * wrongly learns it at once rather than at expiry. A database outage keeps the socket until
+   * its current token expires; the client may send the frame again.
+   */
+  private async renew(socket: WebSocket, accessToken: unknown): Promise<void> {
+    const state = this.states.get(socket);
+    if (!state) return;
+    let user: AuthUser | undefined;
+    try {
+      if (typeof accessToken === 'string' && accessToken.length <= ACCESS_TOKEN_MAX_LENGTH) {
+        user = await this.tokens.authenticate(accessToken);
+      }
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) return;
+      if ((error as { status?: number }).status !== 401) this.logger.error(error);
+    }
+    if (socket.readyState !== socket.OPEN) return;
+    if (!user || user.id !== state.caller.id) {
+      socket.close(CloseCode.Unauthorized, 'invalid token');
+      return;
+    }
+    state.caller = { id: user.id, tokenVersion: user.tokenVersion, sessionId: user.sessionId, expiresAt: user.expiresAt };
+    state.warned = false;
+    this.connections.moveToSession(socket, user.sessionId);
+    this.scheduleExpiry(socket);
   }
 
   /**
@@ -112,9 +212,10 @@ export class NotificationsGateway
   }
 
   /**
-   * Every WS_RECHECK_MS, and when Redis is back after an outage: each socket's user is read
-   * again and the sockets of users no longer active at their token version are closed with
-   * 4401. Deactivation closes them at once through the Notifier; this catches the paths that
+   * Every WS_RECHECK_MS, and when Redis is back after an outage: each socket's user and session
+   * are read again and the sockets of users no longer active at their token version, or whose
+   * session has ended, are closed with 4401. Deactivation and ending a session close them at
+   * once through the Notifier; this catches the paths that
    * could not (another instance while Redis was down, the CLI, an operator's SQL). A read that
    * fails (the database down) keeps every socket until the next round.
    */
@@ -126,7 +227,7 @@ export class NotificationsGateway
       for (const socket of this.server?.clients ?? []) {
         const caller = this.states.get(socket)?.caller;
         if (!caller) continue;
-        const key = `${caller.id}:${caller.tokenVersion}`;
+        const key = `${caller.id}:${caller.tokenVersion}:${caller.sessionId}`;
         const entry = socketsByCaller.get(key) ?? { caller, sockets: [] };
         entry.sockets.push(socket);
         socketsByCaller.set(key, entry);
@@ -146,6 +247,7 @@ export class NotificationsGateway
   beforeApplicationShutdown(): void {
     clearInterval(this.heartbeat);
     clearInterval(this.recheck);
+    clearInterval(this.expirySweep);
     this.connections.closeAll(CloseCode.GoingAway, 'server shutting down');
   }
 
@@ -183,8 +285,6 @@ export class NotificationsGateway
   }
 
   private handleFrame(socket: WebSocket, data: RawData, isBinary: boolean): void {
-    if (this.flooding(socket)) return;
-    this.markAlive(socket);
     if (isBinary) return socket.close(CloseCode.UnsupportedData, 'text frames only');
     let frame: unknown;
     try {
@@ -195,18 +295,26 @@ export class NotificationsGateway
     if (typeof frame !== 'object' || frame === null || typeof (frame as { type?: unknown }).type !== 'string') {
       return socket.close(CloseCode.InvalidPayload, 'expected a JSON object with a type');
     }
-    if ((frame as { type: string }).type === 'ping') this.connections.sendTo(socket, { type: 'pong' });
-    // Other types are ignored, so that newer clients can talk to older servers.
+    const type = (frame as { type: string }).type;
+    if (type === 'ping') this.connections.sendTo(socket, { type: 'pong' });
+    else if (type === 'auth') void this.renew(socket, (frame as { accessToken?: unknown }).accessToken);
+    // Types other features handle (`typing`); unknown ones are ignored, so that newer clients
+    // can talk to older servers.
+    else {
+      const userId = this.states.get(socket)?.caller.id;
+      if (userId !== undefined) this.clientFrames.handle(type, userId, frame as Record<string, unknown>);
+    }
   }
 
   /**
-   * Every frame costs the one event loop that serves everyone: a client that sends pings as
-   * fast as it can (and reads the pongs) would otherwise hold it indefinitely. Past the limit
-   * the socket is closed, and no more of its input is read or answered.
+   * Counts one frame from the client, of any kind, and tells whether to act on it. Every frame
+   * costs the one event loop that serves everyone, and a ping also owes the client a pong: a
+   * client that sends frames as fast as it can would otherwise hold the loop indefinitely. Past
+   * WS_MAX_FRAMES_PER_SECOND the socket is dropped, and no more of its input is read or answered.
    */
-  private flooding(socket: WebSocket): boolean {
+  private received(socket: WebSocket): boolean {
     // Closing (for this or any reason): nothing it sends is answered any more.
-    if (socket.readyState !== socket.OPEN) return true;
+    if (socket.readyState !== socket.OPEN) return false;
     const state = this.states.get(socket);
     if (!state) return false;
     const now = Date.now();
@@ -214,16 +322,12 @@ export class NotificationsGateway
       state.windowStart = now;
       state.frames = 0;
     }
-    if (++state.frames <= this.config.wsMaxFramesPerSecond) return false;
-    socket.close(CloseCode.PolicyViolation, 'too many frames');
-    socket.pause();
-    setTimeout(() => socket.terminate(), FLOOD_CLOSE_GRACE_MS).unref();
+    if (++state.frames > this.config.wsMaxFramesPerSecond) {
+      this.connections.drop(socket, CloseCode.PolicyViolation, 'too many frames');
+      return false;
+    }
+    state.alive = true;
     return true;
-  }
-
-  private markAlive(socket: WebSocket): void {
-    const state = this.states.get(socket);
-    if (state) state.alive = true;
   }
 
   /** Drops sockets that answered neither our last ping nor sent anything since. */
@@ -236,7 +340,7 @@ export class NotificationsGateway
         continue;
       }
       state.alive = false;
-      socket.ping();
+      this.connections.ping(socket);
     }
   }
 }

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { UsersModule } from '../users/users.module.js';
+import { ClientFrames } from './client-frames.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { LocalNotifier } from './local-notifier.js';
 import { NotificationsGateway } from './notifications.gateway.js';
@@ -11,6 +12,7 @@ import { RedisNotifier } from './redis-notifier.js';
 @Module({
   imports: [AuthModule, UsersModule],
   providers: [
+    ClientFrames,
     ConnectionRegistry,
     NotificationsGateway,
     {
@@ -21,6 +23,6 @@ import { RedisNotifier } from './redis-notifier.js';
         config.redisUrl ? new RedisNotifier(config, connections) : new LocalNotifier(connections),
     },
   ],
-  exports: [Notifier, ConnectionRegistry],
+  exports: [Notifier, ConnectionRegistry, ClientFrames],
 })
 export class NotificationsModule {}

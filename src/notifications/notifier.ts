@@ -6,11 +6,45 @@ import type { ServerFrame } from './frames.js';
  * across instances. The gateway and the services do not know which one they have.
  */
 export abstract class Notifier {
+  private readonly conversationListeners: ((conversationId: string) => void)[] = [];
+  private readonly publishListeners: ((userIds: readonly string[], frame: ServerFrame) => void)[] = [];
+
   /** Sends `frame` to every open connection of each user in `userIds`, wherever it is held. */
   abstract publish(userIds: readonly string[], frame: ServerFrame): void;
 
+  /**
+   * `listener` hears, on this instance and before the frame goes out, of every
+   * `conversation.updated` published here: a conversation was created or its members changed,
+   * and that change has committed. The typing path's membership cache is invalidated so,
+   * whichever service made the change.
+   */
+  onConversationUpdated(listener: (conversationId: string) => void): void {
+    this.conversationListeners.push(listener);
+  }
+
+  /**
+   * `listener` hears of every frame published on this instance, with its users (the webhooks
+   * of bots among them get it too). It must return at once: publishing is on the request path.
+   */
+  onPublish(listener: (userIds: readonly string[], frame: ServerFrame) => void): void {
+    this.publishListeners.push(listener);
+  }
+
+  /** Implementations call this first in `publish`. */
+  protected beforePublish(userIds: readonly string[], frame: ServerFrame): void {
+    for (const listener of this.publishListeners) listener(userIds, frame);
+    if (frame.type !== 'conversation.updated') return;
+    for (const listener of this.conversationListeners) listener(frame.conversationId);
+  }
+
   /** Closes every open connection of `userId` with `code`, on every instance (deactivation). */
   abstract disconnectUser(userId: string, code: number, reason: string): void;
+
+  /**
+   * Closes the open connections of one of `userId`'s sessions with `code`, on every instance
+   * (logout, a revoked session, a replayed refresh token).
+   */
+  abstract disconnectSession(userId: string, sessionId: string, code: number, reason: string): void;
 
   /**
    * Called when this instance opens its first connection for `userId`; resolves once frames

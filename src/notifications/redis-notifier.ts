@@ -14,7 +14,8 @@ import { Notifier } from './notifier.js';
  * frames it will deliver, not every event of the installation. Publishing to N users costs N
  * pipelined PUBLISHes; a user held nowhere costs Redis one lookup.
  *
- * Payloads are `<origin instance id>|<frame JSON>` (or `|close:<code>:<reason>`), so a
+ * Payloads are `<origin instance id>|<frame JSON>` (or `|close:<code>:<reason>`, or
+ * `|close-session:<session id>:<code>:<reason>`), so a
  * receiver routes a frame without parsing it. The publishing instance delivers to its own
  * sockets directly and skips its own echo, so users on the same instance are still notified
  * while Redis is down. When the subscription comes back after an outage, every local socket
@@ -76,6 +77,7 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
   }
 
   publish(userIds: readonly string[], frame: ServerFrame): void {
+    this.beforePublish(userIds, frame);
     const data = JSON.stringify(frame);
     const encoded = Buffer.from(data);
     for (const userId of userIds) this.connections.deliverSerialized(userId, encoded);
@@ -85,6 +87,12 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
   disconnectUser(userId: string, code: number, reason: string): void {
     this.connections.disconnect(userId, code, reason);
     this.send([userId], `${this.instanceId}|close:${code}:${reason}`);
+  }
+
+  disconnectSession(userId: string, sessionId: string, code: number, reason: string): void {
+    this.connections.disconnectSession(userId, sessionId, code, reason);
+    // On the user's channel: the instances holding the session's sockets subscribe to it.
+    this.send([userId], `${this.instanceId}|close-session:${sessionId}:${code}:${reason}`);
   }
 
   override watch(userId: string): Promise<void> {
@@ -139,6 +147,9 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
     const body = payload.slice(separator + 1);
     if (body.startsWith('{')) {
       this.connections.deliverSerialized(userId, body);
+    } else if (body.startsWith('close-session:')) {
+      const [, sessionId, code, ...reason] = body.split(':');
+      this.connections.disconnectSession(userId, sessionId, Number(code), reason.join(':'));
     } else if (body.startsWith('close:')) {
       const [, code, ...reason] = body.split(':');
       this.connections.disconnect(userId, Number(code), reason.join(':'));

@@ -1,6 +1,6 @@
 import { SetMetadata } from '@nestjs/common';
 
-export type RateLimitPolicy = 'login' | 'register' | 'send';
+export type RateLimitPolicy = 'login' | 'register' | 'refresh' | 'send';
 
 export const RATE_LIMIT_POLICY = 'parley:rate-limit';
 

@@ -10,7 +10,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthUser } from '../auth/auth-user.js';
+import type { AuthUser } from '../common/caller/caller.js';
 import { OutageLog } from '../common/outage-log.js';
 import { APP_CONFIG, type AppConfig, type RateLimit } from '../config/app-config.js';
 import { RATE_LIMIT_POLICY, type RateLimitPolicy } from './rate-limit.decorator.js';
@@ -20,9 +20,10 @@ import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore, type Wi
 type LimitCheck = [key: string, limit: RateLimit | undefined];
 
 /**
- * Answers 429 with Retry-After once a caller passes a route's limits: per address for login
- * and register (and per attempted username for login, against password guessing spread over
- * many addresses), per user and per address for sending. Counts are shared through Redis when
+ * Answers 429 with Retry-After once a caller passes a route's limits: per address for login,
+ * register and refresh (and for login per attempted username and address, plus a slower one per
+ * username from all addresses, against guessing spread over many), per user and per address
+ * for sending. Counts are shared through Redis when
  * REDIS_URL is set, so the limits hold for the installation, not per instance. If the store
  * fails, requests are let through: a rate limiter must not take the service down with it.
  */
@@ -53,15 +54,23 @@ export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
     const limits = this.config.rateLimits;
     // Guards run before validation: the body may hold anything, and only a string is a username.
     const username = (request.body as { username?: unknown } | undefined)?.username;
+    const name = typeof username === 'string' ? username.toLowerCase() : '';
     const checks: LimitCheck[] =
       policy === 'login'
         ? [
             [`login:ip:${request.ip}`, limits.loginPerAddress],
-            [`login:name:${typeof username === 'string' ? username.toLowerCase() : ''}`, limits.loginPerUsername],
+            // Guessing from one address locks that address out for the user, not the user:
+            // the right password from an address without recent attempts still gets in.
+            [`login:name-ip:${name}:${request.ip}`, limits.loginPerUsername],
+            // Last, so that attempts already refused above do not count here: one address
+            // guessing cannot lock a user out everywhere, only many addresses together can.
+            [`login:name:${name}`, limits.loginPerUsernameGlobal],
           ]
         : policy === 'register'
           ? [[`register:ip:${request.ip}`, limits.registerPerAddress]]
-          : [
+          : policy === 'refresh'
+            ? [[`refresh:ip:${request.ip}`, limits.refreshPerAddress]]
+            : [
               [`send:user:${request.user?.id}`, limits.sendPerUser],
               [`send:ip:${request.ip}`, limits.sendPerAddress],
             ];

@@ -1,6 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { UsersRepository } from './users.repository.js';
 
 /** How long sightings are gathered before they are written together. */
 const FLUSH_DELAY_MS = 1000;
@@ -17,7 +16,7 @@ export class LastSeenRecorder implements OnApplicationShutdown {
   private pending = new Set<string>();
   private timer?: NodeJS.Timeout;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly users: UsersRepository) {}
 
   seen(userId: string): void {
     this.pending.add(userId);
@@ -32,7 +31,7 @@ export class LastSeenRecorder implements OnApplicationShutdown {
     const ids = [...this.pending];
     this.pending = new Set();
     try {
-      await this.dataSource.query(`UPDATE users SET last_seen_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+      await this.users.markSeen(ids);
     } catch (error) {
       this.logger.warn(`Could not record ${ids.length} last-seen times: ${(error as Error).message}`);
     }

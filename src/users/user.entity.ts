@@ -1,6 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
-
-export type Role = 'user' | 'admin';
+import type { Role } from '../common/caller/role.js';
 
 @Entity('users')
 export class User {
@@ -31,4 +30,17 @@ export class User {
 
   @Column('timestamptz', { name: 'last_seen_at', nullable: true })
   lastSeenAt: Date | null;
+
+  @Column('boolean', { name: 'share_read_receipts' })
+  shareReadReceipts: boolean;
+
+  @Column('boolean', { name: 'share_presence' })
+  sharePresence: boolean;
+
+  /** A bot: calls with a bot token, made and owned by `ownerId`. */
+  @Column('boolean')
+  bot: boolean;
+
+  @Column('bigint', { name: 'owner_id', nullable: true })
+  ownerId: string | null;
 }

@@ -1,12 +1,13 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
-import type { AuthUser } from '../auth/auth-user.js';
-import { CurrentUser } from '../auth/current-user.decorator.js';
+import type { AuthUser } from '../common/caller/caller.js';
+import { CurrentUser } from '../common/caller/current-user.decorator.js';
 import { ParseIdPipe } from '../common/ids.js';
 import { ListUsersQuery } from './dto/list-users.query.js';
+import { UpdateMeDto } from './dto/update-me.dto.js';
 import { UsersService } from './users.service.js';
-import { toUserView, UserPage, UserView } from './user.view.js';
+import { SelfView, toSelfView, UserPage, UserView } from './user.view.js';
 
 @ApiTags('users')
 @ApiAuthenticated()
@@ -16,9 +17,17 @@ export class UsersController {
 
   @Get('me')
   @ApiOperation({ summary: 'The caller' })
-  @ApiOkResponse({ type: UserView })
+  @ApiOkResponse({ type: SelfView })
   async me(@CurrentUser() caller: AuthUser) {
-    return toUserView(await this.users.getById(caller.id));
+    return toSelfView(await this.users.getById(caller.id));
+  }
+
+  @Patch('me')
+  @ApiOperation({ summary: "Changes the caller's display name and what it shares with other members" })
+  @ApiOkResponse({ type: SelfView })
+  @ApiErrors(400)
+  updateMe(@CurrentUser() caller: AuthUser, @Body() changes: UpdateMeDto) {
+    return this.users.updateMe(caller.id, changes);
   }
 
   @Get()

@@ -3,7 +3,7 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { CursorPageQuery } from '../../common/page.query.js';
 import { InOrder } from '../../common/validation.js';
-import type { Role } from '../../users/user.entity.js';
+import type { Role } from '../../common/caller/role.js';
 
 /** `?active=true|false`: anything else stays a string and fails @IsBoolean (400). */
 export const BooleanString = () =>

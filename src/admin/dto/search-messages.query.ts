@@ -1,8 +1,8 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsISO8601, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsOptional, IsString, Length, Matches } from 'class-validator';
 import { CursorPageQuery } from '../../common/page.query.js';
-import { ID_MESSAGE, ID_PATTERN, InOrder } from '../../common/validation.js';
+import { ID_MESSAGE, ID_PATTERN, InOrder, Timestamp } from '../../common/validation.js';
 
 /** `?q=` (empty, as a search form sends it) means no search. */
 const TrimToUndefined = () =>
@@ -34,11 +34,11 @@ export class SearchMessagesQuery extends CursorPageQuery {
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Sent at or after this time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @Timestamp()
   from?: string;
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Sent before this time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @Timestamp()
   to?: string;
 }

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsDefined, IsIn, IsOptional, ValidateIf } from 'class-validator';
-import type { Role } from '../../users/user.entity.js';
+import type { Role } from '../../common/caller/role.js';
 
 /** `{role?, active?}`: at least one of them (a null one counts as not given). */
 export class UpdateUserDto {

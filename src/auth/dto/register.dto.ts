@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { InOrder, NotBlank, OneLineName } from '../../common/validation.js';
+import { FreeText, InOrder } from '../../common/validation.js';
 
 export class RegisterDto {
   /** 3–32 of a-z 0-9 _ . - (case-insensitive: stored lower-cased). */
@@ -14,6 +14,6 @@ export class RegisterDto {
 
   @ApiPropertyOptional({ maxLength: 64, description: 'Defaults to the username. One line: no control characters or text-direction overrides', example: 'Alice' })
   @IsOptional()
-  @InOrder(IsString(), MaxLength(64), NotBlank(), OneLineName())
+  @InOrder(IsString(), MaxLength(64), FreeText('line'))
   displayName?: string;
 }

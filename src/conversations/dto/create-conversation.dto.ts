@@ -9,7 +9,7 @@ import {
   ValidateBy,
   ValidateIf,
 } from 'class-validator';
-import { ID_MESSAGE, ID_PATTERN, InOrder, NotBlank, OneLineName, Trim } from '../../common/validation.js';
+import { FreeText, ID_MESSAGE, ID_PATTERN, InOrder, Trim } from '../../common/validation.js';
 
 export const MAX_MEMBERS_PER_REQUEST = 1000;
 
@@ -39,7 +39,7 @@ export class CreateConversationDto {
   @ApiPropertyOptional({ description: 'group: its title (one line: no control characters or text-direction overrides)', minLength: 1, maxLength: 200, example: 'team' })
   @ValidateIf((dto: CreateConversationDto) => dto.type === 'group' || dto.title !== undefined)
   @Trim()
-  @InOrder(OnlyFor('group'), IsString(), Length(1, 200), NotBlank(), OneLineName())
+  @InOrder(OnlyFor('group'), IsString(), Length(1, 200), FreeText('line'))
   title?: string;
 
   @ApiPropertyOptional({ type: [String], maxItems: 1000, description: 'group: the other members (the caller joins as owner)', example: ['43', '44'] })

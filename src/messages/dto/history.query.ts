@@ -2,7 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional } from 'class-validator';
 import { IntegerQuery } from '../../common/validation.js';
 
-/** The narrowfail page size. */
+/** Messages per history page when the client names no limit. */
 export const DEFAULT_PAGE_SIZE = 15;
 
 export class HistoryQuery {

@@ -1,0 +1,122 @@
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Where Parley may send to someone else's server: webhook URLs and push endpoints, both chosen by
+ * a client. Which are accepted: WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE.
+ */
+export interface DestinationRules {
+  allowHttp: boolean;
+  allowPrivate: boolean;
+}
+
+/**
+ * A URL checked for delivery, and the address its connection must use (the one checked); none
+ * where any address is allowed (WEBHOOK_ALLOW_PRIVATE), and then the host is resolved as usual.
+ */
+export interface Destination {
+  url: URL;
+  pinned?: { address: string; family: 4 | 6 };
+}
+
+/** Why a URL is refused: said to the bot's owner (400) or recorded as the delivery's error. */
+export class DestinationRefused extends Error {}
+
+/**
+ * How host names are resolved: every address of the name. A property of an object so that a
+ * test can stand in for DNS, whose answers can change between registration and delivery.
+ */
+export const addressResolver = {
+  resolve: async (hostname: string): Promise<{ address: string; family: number }[]> => lookup(hostname, { all: true, verbatim: true }),
+};
+
+/**
+ * Addresses no webhook may reach: this host, private networks, link-local (cloud metadata),
+ * carrier-grade NAT, multicast, reserved and documentation ranges, and the IPv6 forms that
+ * reach IPv4 ones (IPv4-mapped, NAT64), which are refused outright.
+ */
+const NOT_PUBLIC_V4 = new BlockList();
+// Apart: a BlockList also checks IPv4 addresses against IPv6 rules, as IPv4-mapped ones.
+const NOT_PUBLIC_V6 = new BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  NOT_PUBLIC_V4.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['::', 96],
+  ['::ffff:0:0', 96],
+  ['64:ff9b::', 96],
+  ['100::', 64],
+  ['2001:db8::', 32],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const) {
+  NOT_PUBLIC_V6.addSubnet(network, prefix, 'ipv6');
+}
+
+export function isPublicAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  return family === 4 ? !NOT_PUBLIC_V4.check(address, 'ipv4') : !NOT_PUBLIC_V6.check(address, 'ipv6');
+}
+
+const MAX_URL_LENGTH = 2048;
+
+/** The URL's form alone (scheme, no credentials, length): what a DTO can say without DNS. */
+export function parseWebhookUrl(raw: string, rules: DestinationRules): URL {
+  if (raw.length > MAX_URL_LENGTH) throw new DestinationRefused(`url must be at most ${MAX_URL_LENGTH} characters`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new DestinationRefused('url must be an absolute URL');
+  }
+  const schemes = rules.allowHttp ? ['https:', 'http:'] : ['https:'];
+  if (!schemes.includes(url.protocol)) throw new DestinationRefused(`url must be ${rules.allowHttp ? 'http or https' : 'https'}`);
+  if (url.username || url.password) throw new DestinationRefused('url must not carry credentials');
+  return url;
+}
+
+/**
+ * Checks a webhook URL and, unless any address is allowed, resolves its host: every address it
+ * resolves to must be public, and the first is the one to connect to, so that a second lookup
+ * by the HTTP client cannot land elsewhere. The URL parser has already turned the other
+ * spellings of an address (`2130706433`, `0x7f.1`, `[::ffff:127.0.0.1]`) into their plain form.
+ */
+export async function checkDestination(raw: string, rules: DestinationRules): Promise<Destination> {
+  const url = parseWebhookUrl(raw, rules);
+  if (rules.allowPrivate) return { url };
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  let addresses: { address: string; family: number }[];
+  if (isIP(hostname)) {
+    addresses = [{ address: hostname, family: isIP(hostname) }];
+  } else {
+    try {
+      addresses = await addressResolver.resolve(hostname);
+    } catch {
+      throw new DestinationRefused(`url's host ${hostname} could not be resolved`);
+    }
+    if (addresses.length === 0) throw new DestinationRefused(`url's host ${hostname} could not be resolved`);
+  }
+  const refused = addresses.find((entry) => !isPublicAddress(entry.address));
+  if (refused) throw new DestinationRefused(`url must not point at a loopback, private or other non-public address (${refused.address})`);
+  const [first] = addresses;
+  return { url, pinned: { address: first.address, family: first.family === 6 ? 6 : 4 } };
+}

@@ -1,0 +1,101 @@
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { run, type Runner, type Task, type TaskList } from 'graphile-worker';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { quietWorkerLogger } from './worker-logger.js';
+import { databaseUrl } from './worker-schema.js';
+
+/**
+ * Jobs in flight at once on one instance. They are mostly waiting on someone else's server (up to
+ * 10 s each), not on this process, so many at once cost little; one destination has at most one
+ * (its own queue), so a slow destination holds one of these and nothing else.
+ */
+const CONCURRENCY = 16;
+/**
+ * The worker's own connections, opened as needed: one listening for new jobs, the others fetching
+ * and completing them (graphile-worker wants one per job in flight).
+ */
+export const JOB_QUEUE_CONNECTIONS = CONCURRENCY;
+/**
+ * Jobs due later (retries), and any whose nudge was lost with the instance that committed them,
+ * are found by polling; new ones arrive at once by a nudge (NOTIFY), sent after the commit.
+ */
+const POLL_INTERVAL_MS = 1000;
+/** Nudges within this are sent as one. */
+const NUDGE_DELAY_MS = 50;
+/**
+ * Idle workers one nudge wakes on each instance. Each woken worker queries for a job, and a
+ * worker that finds one keeps taking jobs until none is due, so a few suffice; waking all 16
+ * after every batch of sends cost 16 queries per nudge, most of them finding nothing.
+ */
+const WORKERS_PER_NUDGE = 4;
+
+/** What a job is given: the key it was added with (`wake_jobs(task, keys)`). */
+export interface KeyedJob {
+  key: string;
+}
+
+/**
+ * The durable job queue: graphile-worker on Parley's PostgreSQL. Jobs are added by SQL in the
+ * transaction whose commit they must follow (`SELECT wake_jobs(task, keys)`, see the webhooks
+ * migration), so a committed change always has its jobs and a rolled-back one never; any instance
+ * runs them. Features define their tasks (`define`) while the application is built; the worker
+ * starts once it is up, and stops, letting running jobs finish, before the database closes.
+ */
+@Injectable()
+export class JobQueue implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly tasks: TaskList = {};
+  private runner: Runner | undefined;
+  private pool: pg.Pool | undefined;
+  private nudgeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  /** Registers a task, if this instance runs it (JOB_QUEUE_TASKS). */
+  define(name: string, task: (job: KeyedJob) => Promise<void>): void {
+    const { jobQueueTasks } = this.config;
+    if (jobQueueTasks === 'all' || jobQueueTasks.includes(name)) this.tasks[name] = task as Task;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (Object.keys(this.tasks).length === 0) return;
+    this.pool = new pg.Pool({ connectionString: databaseUrl(this.dataSource), max: JOB_QUEUE_CONNECTIONS });
+    this.runner = await run({
+      pgPool: this.pool,
+      taskList: this.tasks,
+      concurrency: CONCURRENCY,
+      pollInterval: POLL_INTERVAL_MS,
+      noHandleSignals: true,
+      // Named prepared statements of graphile-worker's collide on a pooled connection under
+      // concurrency ("prepared statement complete_job_q already exists", and the worker exits);
+      // the embedded database serves every connection from one session anyway.
+      noPreparedStatements: true,
+      logger: quietWorkerLogger,
+    });
+  }
+
+  /**
+   * Wakes idle workers on every instance: jobs added by `wake_jobs` (which does not NOTIFY, see the
+   * webhooks migration) may be waiting. Called after commits that may have added some; sent as a
+   * statement of its own, never inside a send's transaction.
+   */
+  nudge(): void {
+    if (this.nudgeTimer) return;
+    this.nudgeTimer = setTimeout(() => {
+      this.nudgeTimer = undefined;
+      // Lost (the database busy or gone)? The workers' polling finds the jobs within a second.
+      this.dataSource.query(`SELECT pg_notify('jobs:insert', $1)`, [JSON.stringify({ count: WORKERS_PER_NUDGE })]).catch(() => undefined);
+    }, NUDGE_DELAY_MS);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearTimeout(this.nudgeTimer);
+    await this.runner?.stop();
+    await this.pool?.end();
+  }
+}

@@ -1,0 +1,138 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { RETRY_WINDOW_HOURS } from '../webhooks/webhooks.repository.js';
+
+/** A push waiting for a subscription, with the subscription. */
+export interface WaitingPush {
+  id: string;
+  conversationId: string;
+  /** The `message.created` frame's JSON: the payload. */
+  frame: string;
+  urgent: boolean;
+  userId: string;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+}
+
+/** Every statement on `push_subscriptions` and `push_deliveries`, and the members' `push` mark they decide. */
+@Injectable()
+export class PushRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Stores a subscription for `userId` (taking it over if the browser gave it to another account
+   * before) and marks the user's unmuted memberships. `created` is false when the endpoint was
+   * known already.
+   */
+  subscribe(userId: string, endpoint: string, p256dh: string, auth: string): Promise<{ id: string; created: boolean }> {
+    return this.dataSource.transaction(async (manager) => {
+      const [row] = await manager.query(
+        `INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (endpoint) DO UPDATE
+           SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, failing_since = NULL, failures_in_a_row = 0
+         RETURNING id::text, (xmax = 0) AS created, (SELECT user_id::text FROM push_subscriptions WHERE endpoint = $2) AS "previousUserId"`,
+        [userId, endpoint, p256dh, auth],
+      );
+      await markPush(manager, userId);
+      if (row.previousUserId && row.previousUserId !== userId) await markPush(manager, row.previousUserId);
+      return { id: row.id, created: row.created };
+    });
+  }
+
+  /** Removes one of the user's subscriptions; false when it has none by that id. */
+  unsubscribe(userId: string, subscriptionId: string): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const removed = await manager.query(
+        `WITH removed AS (DELETE FROM push_subscriptions WHERE id = $1 AND user_id = $2 RETURNING id) SELECT id FROM removed`,
+        [subscriptionId, userId],
+      );
+      if (removed.length === 0) return false;
+      await markPush(manager, userId);
+      return true;
+    });
+  }
+
+  /** Removes a subscription the push service says is gone (404, 410). */
+  /** Every user with at least one subscription. */
+  async subscriberIds(): Promise<string[]> {
+    const rows: { id: string }[] = await this.dataSource.query(`SELECT DISTINCT user_id::text AS id FROM push_subscriptions`);
+    return rows.map((row) => row.id);
+  }
+
+  async removeGone(subscriptionId: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const [removed] = await manager.query(
+        `WITH removed AS (DELETE FROM push_subscriptions WHERE id = $1 RETURNING user_id) SELECT user_id::text AS "userId" FROM removed`,
+        [subscriptionId],
+      );
+      if (removed) await markPush(manager, removed.userId);
+    });
+  }
+
+  /** The oldest pushes waiting for a subscription. */
+  waiting(subscriptionId: string, limit: number): Promise<WaitingPush[]> {
+    return this.dataSource.query(
+      `SELECT d.id::text, d.conversation_id::text AS "conversationId", d.frame::text AS frame, d.urgent,
+              s.user_id::text AS "userId", s.endpoint, s.p256dh, s.auth
+         FROM push_deliveries d JOIN push_subscriptions s ON s.id = d.subscription_id
+        WHERE d.subscription_id = $1
+        ORDER BY d.id
+        LIMIT $2`,
+      [subscriptionId, limit],
+    );
+  }
+
+  /** Done with these pushes: sent, superseded by a later one of their conversation, or not needed. */
+  async done(subscriptionId: string, ids: readonly string[], sent: boolean): Promise<void> {
+    await this.dataSource.query(
+      `WITH done AS (DELETE FROM push_deliveries WHERE id = ANY ($2::bigint[]))
+       UPDATE push_subscriptions SET failing_since = NULL, failures_in_a_row = 0 WHERE id = $1 AND $3 AND failures_in_a_row > 0`,
+      [subscriptionId, ids, sent],
+    );
+  }
+
+  /**
+   * Records a failed push; after RETRY_WINDOW_HOURS of failures the pushes waiting are dropped
+   * (`gaveUp`), since a notification a day late helps nobody.
+   */
+  async failed(subscriptionId: string): Promise<{ failuresInARow: number; gaveUp: boolean }> {
+    const [row] = await this.dataSource.query(
+      `WITH failed AS (
+         UPDATE push_subscriptions
+            SET failures_in_a_row = failures_in_a_row + 1, failing_since = coalesce(failing_since, now())
+          WHERE id = $1
+         RETURNING failures_in_a_row, failing_since <= now() - make_interval(hours => ${RETRY_WINDOW_HOURS}) AS expired
+       ), dropped AS (
+         DELETE FROM push_deliveries WHERE subscription_id = $1 AND (SELECT expired FROM failed)
+       )
+       SELECT failures_in_a_row AS "failuresInARow", expired AS "gaveUp" FROM failed`,
+      [subscriptionId],
+    );
+    return row ?? { failuresInARow: 0, gaveUp: true };
+  }
+
+  async retryLater(subscriptionId: string, delayMs: number): Promise<void> {
+    await this.dataSource.query(
+      `SELECT graphile_worker.add_job('push', json_build_object('key', $1::text), queue_name => 'push:' || $1,
+         run_at => now() + make_interval(secs => $2), job_key => 'push:' || $1, job_key_mode => 'replace')`,
+      [subscriptionId, delayMs / 1000],
+    );
+  }
+
+  /** Runs the subscription's job again now: more is waiting than one run sends. */
+  async wake(subscriptionId: string): Promise<void> {
+    await this.retryLater(subscriptionId, 0);
+  }
+}
+
+/** Marks (or unmarks) the user's memberships as having somewhere to push to, as it now stands. */
+async function markPush(manager: EntityManager, userId: string): Promise<void> {
+  await manager.query(
+    `UPDATE conversation_members m
+        SET push = NOT m.muted AND EXISTS (SELECT FROM push_subscriptions s WHERE s.user_id = $1)
+      WHERE m.user_id = $1 AND m.push IS DISTINCT FROM (NOT m.muted AND EXISTS (SELECT FROM push_subscriptions s WHERE s.user_id = $1))`,
+    [userId],
+  );
+}

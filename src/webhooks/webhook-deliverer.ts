@@ -1,0 +1,80 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { JobQueue } from '../jobs/job-queue.js';
+import { checkDestination, DestinationRefused, type Destination, type DestinationRules } from '../deliveries/destination.js';
+import { postFrame } from './webhook-post.js';
+import { WebhooksRepository, type WaitingDelivery } from './webhooks.repository.js';
+
+/** Frames read per query, and sent per run of a bot's job before others get their turn. */
+const READ_BATCH = 50;
+const RUN_MAX = 500;
+
+/** The first retry's delay; each failure in a row doubles it, up to the cap. */
+const FIRST_RETRY_MS = 5_000;
+const MAX_RETRY_MS = 60 * 60_000;
+
+/**
+ * How long to wait after `failuresInARow` failures: exponential, capped at an hour, and jittered
+ * (between half and all of it) so that destinations that failed together do not retry together.
+ */
+export function retryDelayMs(failuresInARow: number, random = Math.random()): number {
+  const full = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(failuresInARow - 1, 20));
+  return Math.round(full / 2 + (random * full) / 2);
+}
+
+/**
+ * The `webhook` job: sends a bot's waiting frames to its webhook, oldest first, one at a time,
+ * and stops at the first failure (so frames arrive in order), to try again after a backoff. The
+ * destination is checked again (DNS may have changed since registration) on every run, and the
+ * address checked is the one connected to.
+ */
+@Injectable()
+export class WebhookDeliverer {
+  private readonly logger = new Logger(WebhookDeliverer.name);
+  private readonly rules: DestinationRules;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    jobs: JobQueue,
+    private readonly webhooks: WebhooksRepository,
+  ) {
+    this.rules = { allowHttp: config.webhookAllowHttp, allowPrivate: config.webhookAllowPrivate };
+    jobs.define('webhook', ({ key }) => this.run(key));
+  }
+
+  private async run(botId: string): Promise<void> {
+    let sent = 0;
+    let destination: Destination | undefined;
+    while (sent < RUN_MAX) {
+      const waiting = await this.webhooks.waiting(botId, READ_BATCH);
+      if (waiting.length === 0) return;
+      for (const delivery of waiting) {
+        let error: string | undefined;
+        try {
+          destination ??= await checkDestination(delivery.url, this.rules);
+          // Compact, as a socket sends it (the frames queued by SQL are spaced out).
+          const body = JSON.stringify(JSON.parse(delivery.frame));
+          const outcome = await postFrame(destination, body, delivery.deliveryId, delivery.secret);
+          if (!outcome.ok) error = outcome.error;
+        } catch (failure) {
+          if (!(failure instanceof DestinationRefused)) throw failure;
+          error = failure.message;
+        }
+        if (error !== undefined) return this.failed(botId, delivery, error);
+        await this.webhooks.delivered(botId, delivery.id);
+        sent++;
+      }
+    }
+    await this.webhooks.wake(botId);
+  }
+
+  private async failed(botId: string, delivery: WaitingDelivery, error: string): Promise<void> {
+    const { failuresInARow, gaveUp } = await this.webhooks.failed(botId, error);
+    if (gaveUp) {
+      this.logger.warn(`Webhook of bot ${botId} failing for too long (${error}): its waiting frames are dead letters`);
+      return;
+    }
+    await this.webhooks.retryLater(botId, retryDelayMs(failuresInARow));
+    if (failuresInARow === 1) this.logger.warn(`Webhook of bot ${botId} failed (${error}) at delivery ${delivery.deliveryId}; retrying with backoff`);
+  }
+}

@@ -1,0 +1,170 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { ServerFrame } from '../notifications/frames.js';
+
+/** A frame waiting for a bot's webhook, with where it goes. */
+export interface WaitingDelivery {
+  id: string;
+  deliveryId: string;
+  /** The frame's JSON, as written: the body that is signed and sent. */
+  frame: string;
+  url: string;
+  secret: string;
+}
+
+/** A webhook's health, for the admin. */
+export interface WebhookHealthRow {
+  botId: string;
+  username: string;
+  ownerId: string | null;
+  url: string;
+  createdAt: Date;
+  lastSuccessAt: Date | null;
+  lastFailureAt: Date | null;
+  lastError: string | null;
+  failuresInARow: number;
+  waiting: number;
+  deadLetters: number;
+}
+
+/** Given up on after this long failing: more than the contract's "at least 24 h". */
+export const RETRY_WINDOW_HOURS = 25;
+
+/** Every statement on `webhooks` and `webhook_deliveries`. */
+@Injectable()
+export class WebhooksRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Sets (or replaces) an active bot's webhook, with a fresh secret and health, and marks its
+   * memberships so that sends find it. False when `ownerId` has no active bot by that id.
+   */
+  set(ownerId: string, botId: string, url: string, secret: string): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const [bot] = await manager.query(
+        `SELECT id FROM users WHERE id = $1 AND owner_id = $2 AND bot AND active FOR UPDATE`,
+        [botId, ownerId],
+      );
+      if (!bot) return false;
+      await manager.query(
+        `INSERT INTO webhooks (bot_id, url, secret) VALUES ($1, $2, $3)
+         ON CONFLICT (bot_id) DO UPDATE
+           SET url = excluded.url, secret = excluded.secret, created_at = now(), last_success_at = NULL,
+               last_failure_at = NULL, last_error = NULL, failures_in_a_row = 0, failing_since = NULL`,
+        [botId, url, secret],
+      );
+      await manager.query(`UPDATE conversation_members SET webhook = true WHERE user_id = $1 AND NOT webhook`, [botId]);
+      return true;
+    });
+  }
+
+  /** Removes a bot's webhook and what was waiting for it; false when there was none to remove. */
+  remove(ownerId: string, botId: string): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const [removed] = await manager.query(
+        `WITH removed AS (
+           DELETE FROM webhooks w USING users u
+            WHERE w.bot_id = $1 AND u.id = w.bot_id AND u.owner_id = $2
+           RETURNING w.bot_id
+         ) SELECT bot_id FROM removed`,
+        [botId, ownerId],
+      );
+      if (!removed) return false;
+      await manager.query(`UPDATE conversation_members SET webhook = false WHERE user_id = $1 AND webhook`, [botId]);
+      return true;
+    });
+  }
+
+  /**
+   * Queues `frame` for those of `userIds` that are bots with a webhook, and wakes their jobs,
+   * in one statement: for the frames made outside a message's insert (see WebhookFrames).
+   */
+  /** Every bot that has a webhook. */
+  async botIds(): Promise<string[]> {
+    const rows: { id: string }[] = await this.dataSource.query(`SELECT bot_id::text AS id FROM webhooks`);
+    return rows.map((row) => row.id);
+  }
+
+  async enqueue(userIds: readonly string[], frame: ServerFrame): Promise<void> {
+    await this.dataSource.query(
+      `WITH queued AS (
+         INSERT INTO webhook_deliveries (bot_id, frame)
+         SELECT w.bot_id, $2::json FROM webhooks w WHERE w.bot_id = ANY ($1::bigint[])
+         RETURNING bot_id
+       ) SELECT wake_jobs('webhook', array_agg(DISTINCT bot_id::text)) FROM queued HAVING count(*) > 0`,
+      [userIds, JSON.stringify(frame)],
+    );
+  }
+
+  /** The oldest frames waiting for a bot's webhook, with the webhook's URL and secret. */
+  waiting(botId: string, limit: number): Promise<WaitingDelivery[]> {
+    return this.dataSource.query(
+      `SELECT d.id::text, d.delivery_id::text AS "deliveryId", d.frame::text AS frame, w.url, w.secret
+         FROM webhook_deliveries d JOIN webhooks w ON w.bot_id = d.bot_id
+        WHERE d.bot_id = $1 AND d.dead_at IS NULL
+        ORDER BY d.id
+        LIMIT $2`,
+      [botId, limit],
+    );
+  }
+
+  async delivered(botId: string, id: string): Promise<void> {
+    await this.dataSource.query(
+      `WITH done AS (DELETE FROM webhook_deliveries WHERE id = $2)
+       UPDATE webhooks SET last_success_at = now(), failures_in_a_row = 0, failing_since = NULL, last_error = NULL
+        WHERE bot_id = $1`,
+      [botId, id],
+    );
+  }
+
+  /**
+   * Records a failed attempt. Once the webhook has been failing for RETRY_WINDOW_HOURS,
+   * everything waiting for it becomes a dead letter (kept, for the admin) and `gaveUp` is true;
+   * otherwise `failuresInARow` says how long to wait before the next attempt.
+   */
+  async failed(botId: string, error: string): Promise<{ failuresInARow: number; gaveUp: boolean }> {
+    const [row] = await this.dataSource.query(
+      `WITH failed AS (
+         UPDATE webhooks
+            SET failures_in_a_row = failures_in_a_row + 1, failing_since = coalesce(failing_since, now()),
+                last_failure_at = now(), last_error = left($2, 500)
+          WHERE bot_id = $1
+         RETURNING failures_in_a_row, failing_since <= now() - make_interval(hours => ${RETRY_WINDOW_HOURS}) AS expired
+       ), dead AS (
+         UPDATE webhook_deliveries SET dead_at = now()
+          WHERE bot_id = $1 AND dead_at IS NULL AND (SELECT expired FROM failed)
+       )
+       SELECT failures_in_a_row AS "failuresInARow", expired AS "gaveUp" FROM failed`,
+      [botId, error],
+    );
+    return row ?? { failuresInARow: 0, gaveUp: true };
+  }
+
+  /** Runs the bot's job again at `delayMs` from now (in place of any that is waiting). */
+  async retryLater(botId: string, delayMs: number): Promise<void> {
+    await this.dataSource.query(
+      `SELECT graphile_worker.add_job('webhook', json_build_object('key', $1::text), queue_name => 'webhook:' || $1,
+         run_at => now() + make_interval(secs => $2), job_key => 'webhook:' || $1, job_key_mode => 'replace')`,
+      [botId, delayMs / 1000],
+    );
+  }
+
+  /** Runs the bot's job again now: more is waiting than one run sends. */
+  async wake(botId: string): Promise<void> {
+    await this.retryLater(botId, 0);
+  }
+
+  /** Every webhook's health, the failing ones first. */
+  health(): Promise<WebhookHealthRow[]> {
+    return this.dataSource.query(
+      `SELECT w.bot_id::text AS "botId", u.username, u.owner_id::text AS "ownerId", w.url, w.created_at AS "createdAt",
+              w.last_success_at AS "lastSuccessAt", w.last_failure_at AS "lastFailureAt", w.last_error AS "lastError",
+              w.failures_in_a_row AS "failuresInARow",
+              (SELECT count(*)::int FROM webhook_deliveries d WHERE d.bot_id = w.bot_id AND d.dead_at IS NULL) AS waiting,
+              (SELECT count(*)::int FROM webhook_deliveries d WHERE d.bot_id = w.bot_id AND d.dead_at IS NOT NULL) AS "deadLetters"
+         FROM webhooks w JOIN users u ON u.id = w.bot_id
+        ORDER BY w.failures_in_a_row DESC, w.bot_id`,
+    );
+  }
+}
