@@ -1,13 +1,16 @@
-import { Api, type AuthAnswer } from './api.js';
+import { createRawApi, ParleyApi, ParleyClient, type SessionAnswer } from '@parley/client';
 import { ConversationStore } from './conversations.js';
 import { el, setChildren } from './dom.js';
-import { LiveConnection } from './live.js';
-import { Outbox } from './outbox.js';
+import { PresenceStore } from './presence.js';
 import { clearSession, keepUnsent, loadSession, onSessionChange, saveSession, takeUnsent, type Session } from './session.js';
 import { Thread } from './thread.js';
+import { TabTokens } from './tokens.js';
+import { Typing } from './typing.js';
 import { UserDirectory } from './users.js';
 import { ConnectionIndicator } from './views/connection.js';
 import { loginView } from './views/login.js';
+import { keepPresenceShown } from './views/presence-dot.js';
+import { openSettings } from './views/settings-dialog.js';
 import { Sidebar } from './views/sidebar.js';
 import { ThreadView } from './views/thread-view.js';
 
@@ -27,8 +30,14 @@ export function startApp(root: HTMLElement): void {
     setChildren(root, loginView(signedIn, notice));
   }
 
-  function signedIn(answer: AuthAnswer): void {
-    const session = { token: answer.accessToken, user: answer.user };
+  function signedIn(answer: SessionAnswer): void {
+    const session: Session = {
+      token: answer.accessToken,
+      refreshToken: answer.refreshToken,
+      expiresAt: answer.expiresAt,
+      receivedAt: Date.now(),
+      user: answer.user,
+    };
     saveSession(session);
     showChat(session);
   }
@@ -45,6 +54,12 @@ export function startApp(root: HTMLElement): void {
   onSessionChange(() => {
     const session = loadSession();
     if (session?.token === current?.token) return;
+    // Another tab refreshed the tokens (or logged in again as the same user): carry on with them.
+    if (session && chat && session.user.id === current?.user.id) {
+      current = session;
+      chat.adopt(session);
+      return;
+    }
     // The open conversation was the other user's.
     if (session?.user.id !== current?.user.id) history.replaceState(null, '', location.pathname + location.search);
     if (session) showChat(session);
@@ -63,22 +78,29 @@ function conversationFromHash(): string | undefined {
 
 /**
  * The logged-in page: header (connection state, user, log out), the conversation list, and the
- * open conversation. It wires the socket to the models: `ready` re-reads the list and catches
- * the open conversation up; each frame makes the model GET what it names.
+ * open conversation. @parley/client keeps the live session: each catch-up (after every
+ * (re)connect) hands the list over, and each message or change it emits updates the list and,
+ * for the open conversation, the thread.
  */
 class Chat {
-  private readonly api: Api;
+  private readonly client: ParleyClient;
+  private readonly api: ParleyApi;
+  private readonly tokens: TabTokens;
   private readonly conversations: ConversationStore;
   private readonly users: UserDirectory;
-  private readonly outbox: Outbox;
+  private readonly typing: Typing;
+  private readonly presence: PresenceStore;
+  private readonly stopPresence: () => void;
   /** What the user had typed in each conversation and not sent, kept while it looks at another. */
   private readonly drafts: Map<string, string>;
-  private readonly live: LiveConnection;
   private readonly indicator: ConnectionIndicator;
   private readonly layout: HTMLElement;
   private readonly pane: HTMLElement;
   private thread: Thread | undefined;
   private threadView: ThreadView | undefined;
+  private readonly accountName: HTMLElement;
+  /** A message to show once its conversation opens (navigating waits for hashchange). */
+  private pendingJump: { id: string; seq: number } | undefined;
   private ended = false;
 
   constructor(
@@ -88,57 +110,80 @@ class Chat {
   ) {
     const me = session.user;
     this.drafts = takeUnsent(me.id);
-    this.api = new Api(session.token, () => this.sessionExpired());
+    // The tokens are shared by the site's tabs; the client refreshes them through its own API.
+    this.tokens = new TabTokens(session, new ParleyApi(createRawApi({ baseUrl: location.origin })));
+    this.client = new ParleyClient({ baseUrl: location.origin, tokens: this.tokens });
+    this.api = this.client.api;
     this.conversations = new ConversationStore(this.api);
     this.users = new UserDirectory(this.api, me);
-    this.outbox = new Outbox(this.api);
-    this.live = new LiveConnection(this.api, {
-      status: (status) => this.indicator.update(status),
-      ready: () => {
-        void this.conversations.refreshAll().catch(() => undefined);
-        this.thread?.catchUp();
-        this.outbox.resendOffline();
-      },
-      frame: (frame) => {
-        switch (frame.type) {
-          case 'message.created':
-          case 'message.updated':
-          case 'message.deleted':
-            this.conversations.refresh(frame.conversationId);
-            if (this.thread?.id === frame.conversationId) this.thread.onFrame(frame);
-            return;
-          case 'conversation.updated':
-            this.conversations.refresh(frame.conversationId);
-            if (this.thread?.id === frame.conversationId) this.thread.refreshConversation();
-            return;
-          case 'conversation.read':
-            this.conversations.markedRead(frame.conversationId, frame.lastReadSeq);
-            return;
-        }
-      },
-      unauthorized: () => this.sessionExpired(),
+    this.typing = new Typing(this.client, me.id);
+    this.presence = new PresenceStore(this.api, me.id);
+    this.stopPresence = keepPresenceShown(this.presence);
+    this.client.on('presence', (event) => this.presence.apply(event));
+    this.indicator = new ConnectionIndicator(() => this.client.retryNow());
+    this.client.on('connection', (status) => this.indicator.update(status));
+    this.client.on('synced', ({ conversations }) => {
+      this.conversations.replaceAll(conversations);
+      this.thread?.resume();
+      this.presence.refreshAll();
     });
-    this.indicator = new ConnectionIndicator(() => this.live.retryNow());
+    this.client.on('message', (message) => this.conversations.refresh(message.conversationId));
+    this.client.on('messageUpdated', (message) => this.conversations.refresh(message.conversationId));
+    this.client.on('conversation', ({ conversationId }) => {
+      this.conversations.refresh(conversationId);
+      this.presence.retryUnshared();
+      if (this.thread?.id === conversationId) this.thread.refreshConversation();
+    });
+    this.client.on('read', ({ conversationId, seq, own }) => {
+      if (own) this.conversations.markedRead(conversationId, seq);
+    });
+    // The refresh token was refused, or the socket's session ended elsewhere.
+    this.tokens.on('ended', () => this.sessionExpired());
+    this.client.on('ended', () => this.sessionExpired());
 
     const sidebar = new Sidebar({
       api: this.api,
       me,
       conversations: this.conversations,
       users: this.users,
+      presence: this.presence,
       openId: () => this.thread?.id,
       open: (id) => this.navigate(id),
+      openAt: (id, seq) => this.openAt(id, seq),
     });
     this.pane = el('div', { class: 'pane' });
     this.layout = el('div', { class: 'layout' }, sidebar.element, this.pane);
+    this.accountName = el('span', { class: 'account-name', testid: 'me', attrs: { title: `@${me.username}`, dir: 'auto' } }, me.displayName || me.username);
+    const settingsButton: HTMLButtonElement = el(
+      'button',
+      {
+        testid: 'settings-button',
+        attrs: { type: 'button' },
+        on: {
+          click: () =>
+            openSettings({
+              api: this.api,
+              opener: settingsButton,
+              onSaved: (user) => {
+                this.users.remember(user);
+                this.accountName.textContent = user.displayName || user.username;
+                this.users.changed.emit();
+              },
+            }),
+        },
+      },
+      'Settings',
+    );
     const header = el(
       'header',
       { class: 'topbar' },
-      el('span', { class: 'brand' }, 'Parley'),
+      el('h1', { class: 'brand' }, 'Parley'),
       this.indicator.element,
       el(
         'div',
         { class: 'account' },
-        el('span', { class: 'account-name', testid: 'me', attrs: { title: `@${me.username}` } }, me.displayName || me.username),
+        this.accountName,
+        settingsButton,
         el('button', { testid: 'logout', attrs: { type: 'button' }, on: { click: () => this.logOut() } }, 'Log out'),
       ),
     );
@@ -153,20 +198,28 @@ class Chat {
 
     this.showConversation(conversationFromHash());
     void this.conversations.refreshAll().catch(() => undefined);
-    this.live.start();
-    // The stored session may have expired or been revoked while the page was closed: a 401
-    // here ends it (Api's onUnauthorized). Offline, the page carries on and retries the socket.
+    // Resolves once connected and caught up; an ended session is handled above.
+    this.client.connect().catch(() => undefined);
+    // The stored session may have been ended while the page was closed: a 401 that a refresh
+    // cannot cure ends it (TabTokens). Offline, the page carries on and retries the socket.
     this.api.me().then(
       (user) => this.users.remember(user),
       () => undefined,
     );
   }
 
+  /** Tokens another tab stored for this user. */
+  adopt(session: Session): void {
+    this.tokens.adoptSession(session);
+  }
+
   destroy(): void {
     this.ended = true;
-    this.outbox.stop();
-    this.live.stop();
+    this.tokens.stop();
+    this.client.close();
     this.indicator.destroy();
+    this.typing.destroy();
+    this.stopPresence();
     this.thread?.close();
     this.threadView?.destroy();
     window.removeEventListener('hashchange', this.onHashChange);
@@ -181,6 +234,15 @@ class Chat {
     // pushState fires no hashchange: show the list here.
     if (!id && location.hash) history.pushState(null, '', location.pathname + location.search);
     this.showConversation(id);
+  }
+
+  private openAt(id: string, seq: number): void {
+    if (this.thread?.id === id) {
+      void this.threadView?.jumpTo(seq);
+      return;
+    }
+    this.pendingJump = { id, seq };
+    this.navigate(id);
   }
 
   private readonly onHashChange = (): void => this.showConversation(conversationFromHash());
@@ -212,21 +274,26 @@ class Chat {
       this.conversations.changed.emit();
       return;
     }
-    const thread = new Thread(id, this.api, this.session.user.id, this.outbox, (conversationId, seq) =>
-      this.conversations.markedRead(conversationId, seq),
-    );
+    const thread = new Thread(id, this.client, this.session.user.id, (conversationId, seq) => this.conversations.markedRead(conversationId, seq));
     this.thread = thread;
     this.threadView = new ThreadView({
       api: this.api,
+      client: this.client,
       me: this.session.user,
       thread,
       conversations: this.conversations,
       users: this.users,
+      typing: this.typing,
+      presence: this.presence,
+      upload: (file, options) => this.client.upload(file, options),
       drafts: this.drafts,
       back: () => this.navigate(undefined),
     });
     setChildren(this.pane, this.threadView.element);
     thread.open();
+    const jump = this.pendingJump?.id === id ? this.pendingJump : undefined;
+    this.pendingJump = undefined;
+    if (jump) void this.threadView.jumpTo(jump.seq);
     // The list shows the open conversation as current, without an unread count.
     this.conversations.changed.emit();
     // On a phone the keyboard would cover the conversation: focus the composer only with a mouse.
@@ -240,6 +307,8 @@ class Chat {
 
   private logOut(): void {
     if (this.ended) return;
+    // Ends the session on the server (its tokens and sockets, in every tab); the page does not wait.
+    void this.api.logout().catch(() => undefined);
     history.replaceState(null, '', location.pathname + location.search);
     this.end();
   }
@@ -253,7 +322,7 @@ class Chat {
   /** By conversation: the messages the server never stored, then the draft. */
   private unsentText(): Map<string, string> {
     const texts = new Map<string, string[]>();
-    for (const message of this.outbox.all()) texts.set(message.conversationId, [...(texts.get(message.conversationId) ?? []), message.body]);
+    for (const message of this.client.outbox.pending()) texts.set(message.conversationId, [...(texts.get(message.conversationId) ?? []), message.body]);
     for (const [id, draft] of this.drafts) texts.set(id, [...(texts.get(id) ?? []), draft]);
     return new Map([...texts].map(([id, parts]) => [id, parts.join('\n\n')]));
   }

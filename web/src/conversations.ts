@@ -1,10 +1,11 @@
-import { ApiError, type Api, type Conversation } from './api.js';
+import type { Conversation, ParleyApi } from '@parley/client';
+import { failedWith } from './errors.js';
 import { Signal } from './signal.js';
 
 /**
  * The conversation list, most recent activity first. The server is the source of truth: the
- * whole list is re-read after each (re)connect, and one conversation is re-read (coalesced)
- * whenever a frame says it changed.
+ * whole list is taken from each catch-up of the client (after every (re)connect), and one
+ * conversation is re-read (coalesced) whenever the client says it changed.
  */
 export class ConversationStore {
   readonly changed = new Signal();
@@ -14,7 +15,7 @@ export class ConversationStore {
   private readonly items = new Map<string, Conversation>();
   private readonly refreshing = new Map<string, { again: boolean }>();
 
-  constructor(private readonly api: Api) {}
+  constructor(private readonly api: ParleyApi) {}
 
   get(id: string): Conversation | undefined {
     return this.items.get(id);
@@ -32,18 +33,16 @@ export class ConversationStore {
     return total;
   }
 
-  /** Re-reads every page of the list (after connecting, and so after every reconnect). */
+  /** Re-reads every page of the list. */
   async refreshAll(): Promise<void> {
-    const fresh = new Map<string, Conversation>();
-    let cursor: string | undefined;
-    do {
-      const page = await this.api.conversations(cursor);
-      for (const conversation of page.items) fresh.set(conversation.id, conversation);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
+    this.replaceAll(await this.api.allConversations());
+  }
+
+  /** The whole list, as a catch-up read it (after connecting, and so after every reconnect). */
+  replaceAll(conversations: Conversation[]): void {
     const previous = new Map(this.items);
     this.items.clear();
-    for (const [id, conversation] of fresh) this.items.set(id, newest(previous.get(id), conversation));
+    for (const conversation of conversations) this.items.set(conversation.id, newest(previous.get(conversation.id), conversation));
     this.loaded = true;
     this.changed.emit();
   }
@@ -68,7 +67,7 @@ export class ConversationStore {
         try {
           this.put(await this.api.conversation(id));
         } catch (error) {
-          if (error instanceof ApiError && error.status === 404) this.forget(id);
+          if (failedWith(error, 404)) this.forget(id);
           // Other failures: the next frame or reconnect re-reads it.
           break;
         }

@@ -84,9 +84,3 @@ export function formatActivity(iso: string, now = new Date()): string {
 export function formatFull(iso: string): string {
   return new Date(iso).toLocaleString();
 }
-
-/** A random id for `clientMessageId`; crypto.randomUUID exists only in secure contexts. */
-export function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}

@@ -1,17 +1,32 @@
-import type { User } from './api.js';
+import type { User } from '@parley/client';
 
-/** The logged-in user and its access token, kept in localStorage so a reload keeps the session. */
+/**
+ * The logged-in user, its access token and the refresh token that renews it, kept in
+ * localStorage so that a reload keeps the session and the site's tabs share it: a tab that
+ * refreshes stores the new pair, and the others take it from here (their copy of the refresh
+ * token is used up). localStorage is readable by any script on the page, so an XSS flaw would
+ * expose the refresh token; the server's replay detection then ends the session the moment
+ * both the thief and this client use it.
+ */
 export interface Session {
   token: string;
+  refreshToken: string;
+  /** When `token` expires (ISO 8601). */
+  expiresAt: string;
+  /** When this client received `token` (ms since the epoch): its lifetime is expiresAt minus this. */
+  receivedAt: number;
   user: User;
 }
 
 const KEY = 'parley.session';
 
+/** The stored session; one saved before sessions had refresh tokens is none (log in again). */
 export function loadSession(): Session | null {
   try {
     const value = JSON.parse(localStorage.getItem(KEY) ?? 'null') as Partial<Session> | null;
-    return value && typeof value.token === 'string' && value.user ? (value as Session) : null;
+    const complete =
+      value && typeof value.token === 'string' && typeof value.refreshToken === 'string' && typeof value.expiresAt === 'string' && value.user;
+    return complete ? (value as Session) : null;
   } catch {
     return null;
   }

@@ -1,6 +1,5 @@
-import type { MessageFrame } from '../../src/notifications/frames.js';
-import { ApiError, type Api, type Conversation, type Message } from './api.js';
-import type { Outbox, PendingMessage } from './outbox.js';
+import type { Conversation, Message, ParleyClient, PendingMessage, SendOptions } from '@parley/client';
+import { errorText, failedWith } from './errors.js';
 import { Signal } from './signal.js';
 
 /** How many messages one history page holds. */
@@ -14,14 +13,14 @@ export const PAGE_SIZE = 30;
 export type ThreadChange = 'reset' | 'older' | 'newer' | 'own' | 'update';
 
 /**
- * The open conversation: a window of its history (newest page first, older pages on demand)
- * kept exact with the changes feed.
+ * The open conversation: a window of its history (newest page first, older pages on demand),
+ * kept current by @parley/client, which emits each new message once and in seq order and each
+ * change of one it emitted (an edit, a delete), whatever happened to the connection.
  *
- * Every read that moves the window or applies changes runs in one queue, in order, so a change
- * is never checked against a window that another read is about to move. `known` is the
- * conversation's change counter up to which everything has been applied: a frame for change
- * `known + 1` is fetched by id (the narrowfail GET); any further ahead means something was
- * missed (a dropped socket), and the changes feed since `known` fills the gap. Applying is
+ * Every read that moves the window or applies what the client emits runs in one queue, in
+ * order, so a change is never checked against a window that another read is about to move.
+ * A message the client emits past the newest in the window (the window was read before the
+ * client's starting point) is preceded by the messages between, read forward. Applying is
  * idempotent (a message is replaced only by a later `changeSeq`), so overlaps do no harm and
  * each message appears once, in `seq` order.
  */
@@ -32,10 +31,14 @@ export class Thread {
   conversation: Conversation | undefined;
   hasOlder = false;
   loadingOlder = false;
+  /** Other members' read markers (null: they do not share them), for "Seen by". */
+  readonly receipts = new Map<string, number | null>();
+
+  /** Messages that replies here quote, kept when they are outside the window. */
+  private readonly quotes = new Map<string, Message | null>();
 
   private readonly messages = new Map<string, Message>();
   private orderedCache: Message[] | undefined;
-  private known = 0;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
   private readUpTo = 0;
@@ -46,26 +49,37 @@ export class Thread {
 
   constructor(
     readonly id: string,
-    private readonly api: Api,
+    /** The session's client: its API, its live events, and its outbox (whose messages outlive this view). */
+    private readonly client: ParleyClient,
     private readonly myId: string,
-    /** The user's unconfirmed messages, this conversation's among them; they outlive this view. */
-    private readonly outbox: Outbox,
     /** Told when this client moved the read marker, so the list drops the unread count at once. */
     private readonly onRead: (conversationId: string, seq: number) => void,
   ) {
     this.unsubscribe = [
-      outbox.changed.subscribe((conversationId) => {
-        if (conversationId === id) this.changed.emit('update');
+      client.on('outbox', (pending) => {
+        if (pending.conversationId === id) this.changed.emit('update');
       }),
-      outbox.delivered.subscribe((message) => {
+      // The server's answer to the user's own send: shown at once, before its notification.
+      client.on('sent', ({ message }) => {
         if (message.conversationId === id) this.apply([message], 'own');
+      }),
+      client.on('message', (message) => {
+        if (message.conversationId === id) this.enqueue(() => this.onNew(message));
+      }),
+      client.on('messageUpdated', (message) => {
+        if (message.conversationId === id) this.enqueue(async () => this.apply([message], 'update'));
+      }),
+      client.on('read', ({ conversationId, userId, seq, own }) => {
+        if (conversationId !== id || own || !userId) return;
+        this.receipts.set(userId, Math.max(seq, this.receipts.get(userId) ?? 0));
+        this.changed.emit('update');
       }),
     ];
   }
 
   /** The user's messages here that the server has not confirmed yet. */
   get pending(): readonly PendingMessage[] {
-    return this.outbox.in(this.id);
+    return this.client.outbox.pending(this.id);
   }
 
   /** Confirmed messages in the window, oldest first. */
@@ -85,28 +99,25 @@ export class Thread {
     for (const off of this.unsubscribe) off();
   }
 
-  /** After (re)connecting: apply everything that changed since `known`. */
-  catchUp(): void {
-    this.enqueue(() => (this.status === 'ready' ? this.pullChanges() : this.load()));
+  /** The connection is back: a window that failed to load is read again. */
+  resume(): void {
+    this.enqueue(async () => {
+      if (this.status === 'failed') await this.load();
+    });
   }
 
-  onFrame(frame: MessageFrame): void {
-    this.enqueue(async () => {
-      if (this.status !== 'ready' || frame.changeSeq <= this.known) return;
-      if (frame.changeSeq > this.known + 1) return this.pullChanges();
-      const held = this.messages.get(frame.id);
-      const outsideWindow = this.hasOlder && frame.seq < this.oldestSeq();
-      if (!outsideWindow && !(held && held.changeSeq >= frame.changeSeq)) {
-        this.apply([await this.api.message(frame.id)], 'newer');
-      }
-      this.known = frame.changeSeq;
-    });
+  /** A message new to the client: appended, after any the window lacks before it. */
+  private async onNew(message: Message): Promise<void> {
+    if (this.status !== 'ready') return;
+    const newest = this.newestSeq();
+    if (message.seq > newest + 1) await this.readForward(newest);
+    this.apply([message], 'newer');
   }
 
   /** Re-reads the conversation itself (title, members) after `conversation.updated`. */
   refreshConversation(): void {
     this.enqueue(async () => {
-      this.conversation = await this.api.conversation(this.id);
+      this.conversation = await this.client.api.conversation(this.id);
       this.changed.emit('update');
     });
   }
@@ -117,7 +128,7 @@ export class Thread {
     this.changed.emit('update');
     this.enqueue(async () => {
       try {
-        const page = await this.api.history(this.id, { before: this.oldestSeq(), limit: PAGE_SIZE });
+        const page = await this.client.api.history(this.id, { before: this.oldestSeq(), limit: PAGE_SIZE });
         this.hasOlder = page.hasMore;
         this.apply(page.items, 'older', true);
       } finally {
@@ -128,27 +139,77 @@ export class Thread {
   }
 
   /** Shows the message at once, then confirms it with the server's answer. */
-  send(body: string): void {
-    this.outbox.send(this.id, body);
+  send(body: string, options?: SendOptions): void {
+    this.client.send(this.id, body, options);
     this.changed.emit('own');
+  }
+
+  /** A loaded message of this conversation, in the window or quoted by a reply. */
+  find(id: string): Message | undefined {
+    return this.messages.get(id) ?? this.quotes.get(id) ?? undefined;
+  }
+
+  /** The message a reply quotes; read once when it is outside the window (undefined meanwhile). */
+  quoted(id: string): Message | undefined {
+    const held = this.find(id);
+    if (held || this.quotes.has(id)) return held;
+    this.quotes.set(id, null);
+    this.client.api.message(id).then(
+      (message) => {
+        this.quotes.set(id, message);
+        this.changed.emit('update');
+      },
+      () => this.quotes.delete(id),
+    );
+    return undefined;
+  }
+
+  async toggleReaction(messageId: string, emoji: string, reacted: boolean): Promise<void> {
+    await (reacted ? this.client.api.unreact(messageId, emoji) : this.client.api.react(messageId, emoji));
+    this.apply([await this.client.api.message(messageId)], 'update');
+  }
+
+  async setPinned(messageId: string, pinned: boolean): Promise<void> {
+    await (pinned ? this.client.api.pin(this.id, messageId) : this.client.api.unpin(this.id, messageId));
+    this.apply([await this.client.api.message(messageId)], 'update');
+  }
+
+  /**
+   * Loads older pages until the message with `seq` is in the window (the window never has
+   * holes, so it grows down from the newest). Answers whether it is there.
+   */
+  reveal(seq: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.enqueue(async () => {
+        try {
+          while (this.status === 'ready' && this.hasOlder && this.oldestSeq() > seq) {
+            const page = await this.client.api.history(this.id, { before: this.oldestSeq(), limit: 100 });
+            this.hasOlder = page.hasMore;
+            this.apply(page.items, 'older', true);
+          }
+        } finally {
+          resolve(this.ordered().some((message) => message.seq === seq));
+        }
+      });
+    });
   }
 
   /** Sends a failed message again with the same clientMessageId, so it is never stored twice. */
   retry(clientMessageId: string): void {
-    this.outbox.retry(this.id, clientMessageId);
+    this.client.outbox.retry(clientMessageId);
   }
 
   discard(clientMessageId: string): void {
-    this.outbox.discard(this.id, clientMessageId);
+    this.client.outbox.discard(clientMessageId);
   }
 
   async edit(messageId: string, body: string): Promise<void> {
-    this.apply([await this.api.edit(messageId, body)], 'update');
+    this.apply([await this.client.api.editMessage(messageId, body)], 'update');
   }
 
   async remove(messageId: string): Promise<void> {
-    await this.api.delete(messageId);
-    this.apply([await this.api.message(messageId)], 'update');
+    await this.client.api.deleteMessage(messageId);
+    this.apply([await this.client.api.message(messageId)], 'update');
   }
 
   /** Whether messages newer than the read marker are loaded (shown below a reader scrolled up). */
@@ -182,7 +243,7 @@ export class Thread {
     if (this.closed || seq <= this.readUpTo) return;
     this.readUpTo = seq;
     this.onRead(this.id, seq);
-    this.api.markRead(this.id, seq).catch(() => {
+    this.client.api.markRead(this.id, seq).catch(() => {
       // The marker stays where the server has it; the next message or visit moves it again.
       this.readUpTo = 0;
     });
@@ -192,11 +253,10 @@ export class Thread {
     this.status = 'loading';
     this.changed.emit('update');
     try {
-      // The conversation first: its change counter is then at most what the page shows.
-      const conversation = await this.api.conversation(this.id);
-      const page = await this.api.history(this.id, { limit: PAGE_SIZE });
+      const conversation = await this.client.api.conversation(this.id);
+      const page = await this.client.api.history(this.id, { limit: PAGE_SIZE });
       this.conversation = conversation;
-      this.known = conversation.lastChangeSeq;
+      void this.loadReceipts();
       this.readUpTo = conversation.lastReadSeq;
       // Keep what the user sent meanwhile (answers to its own sends), unless it is older than
       // this page: the window must have no holes.
@@ -211,22 +271,33 @@ export class Thread {
       this.apply(page.items, 'reset', true);
     } catch (error) {
       this.status = 'failed';
-      this.error =
-        error instanceof ApiError && error.status === 404
-          ? 'This conversation does not exist, or you are no longer a member.'
-          : error instanceof ApiError
-            ? error.message
-            : 'Could not load this conversation.';
+      this.error = failedWith(error, 404)
+        ? 'This conversation does not exist, or you are no longer a member.'
+        : errorText(error, 'Could not load this conversation.');
       this.changed.emit('update');
     }
   }
 
-  /** The changes feed from `known`, page by page. */
-  private async pullChanges(): Promise<void> {
-    for (;;) {
-      const page = await this.api.changes(this.id, this.known);
+  /** Read markers are a courtesy: without them "Seen by" waits for the next `read` event. */
+  private async loadReceipts(): Promise<void> {
+    try {
+      for (const receipt of await this.client.api.receipts(this.id)) {
+        if (receipt.userId === this.myId) continue;
+        const live = this.receipts.get(receipt.userId) ?? null;
+        this.receipts.set(receipt.userId, receipt.lastReadSeq === null ? live : Math.max(receipt.lastReadSeq, live ?? 0));
+      }
+      this.changed.emit('update');
+    } catch {
+      // Shown without "Seen by" until a marker moves.
+    }
+  }
+
+  /** The messages after `seq`, oldest first, page by page. */
+  private async readForward(seq: number): Promise<void> {
+    for (let after = seq; ; ) {
+      const page = await this.client.api.history(this.id, { after, limit: 100 });
       this.apply(page.items, 'newer');
-      this.known = Math.max(this.known, page.lastChangeSeq);
+      after = page.items.at(-1)?.seq ?? after;
       if (!page.hasMore) return;
     }
   }
@@ -241,6 +312,7 @@ export class Thread {
     const applied: Message[] = [];
     for (const message of items) {
       if (message.conversationId !== this.id) continue;
+      if (this.quotes.get(message.id)) this.quotes.set(message.id, message);
       if (!isHistoryPage && this.hasOlder && message.seq < oldest) continue;
       const held = this.messages.get(message.id);
       if (held && held.changeSeq >= message.changeSeq) continue;
@@ -249,8 +321,8 @@ export class Thread {
     }
     if (applied.length === 0 && change !== 'reset') return;
     this.orderedCache = undefined;
-    // Stored: no longer pending (from the server's answer, or first from a frame or a page).
-    for (const message of applied) if (message.senderId === this.myId) this.outbox.confirmed(message);
+    // Stored: no longer pending (from the server's answer, or first from a page of history).
+    for (const message of applied) if (message.senderId === this.myId) this.client.outbox.confirm(message);
     this.changed.emit(change);
     this.markRead();
   }

@@ -1,4 +1,5 @@
-import { ApiError, type Api, type User } from './api.js';
+import type { ParleyApi, User } from '@parley/client';
+import { failedWith } from './errors.js';
 import { Signal } from './signal.js';
 
 /**
@@ -11,7 +12,7 @@ export class UserDirectory {
   private readonly loading = new Set<string>();
 
   constructor(
-    private readonly api: Api,
+    private readonly api: ParleyApi,
     me: User,
   ) {
     this.known.set(me.id, me);
@@ -30,8 +31,16 @@ export class UserDirectory {
     return '…';
   }
 
+  /** The username for an id; fetches unknown ids in the background. */
   username(id: string): string | undefined {
+    if (!this.known.has(id)) this.load(id);
     return this.known.get(id)?.username;
+  }
+
+  /** Known users, for completing mentions. */
+  user(id: string): User | undefined {
+    if (!this.known.has(id)) this.load(id);
+    return this.known.get(id) ?? undefined;
   }
 
   private load(id: string): void {
@@ -46,7 +55,7 @@ export class UserDirectory {
       (error: unknown) => {
         this.loading.delete(id);
         // Only a definite 404 is remembered; a network error is retried at the next render.
-        if (error instanceof ApiError && error.status === 404) {
+        if (failedWith(error, 404)) {
           this.known.set(id, null);
           this.changed.emit();
         }

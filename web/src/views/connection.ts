@@ -1,5 +1,5 @@
 import { el } from '../dom.js';
-import type { ConnectionStatus } from '../live.js';
+import type { ConnectionStatus } from '@parley/client';
 
 /**
  * The connection state: `connecting`, `online` or `offline` in the `connection-state` element

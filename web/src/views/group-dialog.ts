@@ -1,11 +1,15 @@
-import { ApiError, type Api, type Conversation, type User } from '../api.js';
+import type { Conversation, ParleyApi, User } from '@parley/client';
+import { errorText } from '../errors.js';
 import { el, setChildren } from '../dom.js';
+import type { PresenceStore } from '../presence.js';
 import { peopleSearch } from './people-search.js';
+import { presenceDot } from './presence-dot.js';
 
 interface GroupDialogOptions {
-  api: Api;
+  api: ParleyApi;
   /** Absent: create a new group. Present: add people to this one. */
   conversation?: Conversation;
+  presence: PresenceStore;
   onSeen: (user: User) => void;
   onDone: (conversation: Conversation) => void;
 }
@@ -33,6 +37,7 @@ export function openGroupDialog(options: GroupDialogOptions): void {
       renderChips();
     },
     onSeen: options.onSeen,
+    decorate: (user) => presenceDot(options.presence, user.id),
   });
   const submit = el('button', { class: 'primary', testid: 'group-submit', attrs: { type: 'submit' } }, adding ? 'Add' : 'Create group');
   const cancel = el('button', { attrs: { type: 'button' }, on: { click: () => dialog.close() } }, 'Cancel');
@@ -45,6 +50,7 @@ export function openGroupDialog(options: GroupDialogOptions): void {
           'li',
           { class: 'chip' },
           user.displayName || user.username,
+          presenceDot(options.presence, user.id),
           el(
             'button',
             {
@@ -102,7 +108,7 @@ export function openGroupDialog(options: GroupDialogOptions): void {
         dialog.close();
         options.onDone(conversation);
       } catch (failure) {
-        error.textContent = failure instanceof ApiError ? failure.message : 'Something went wrong.';
+        error.textContent = errorText(failure, 'Something went wrong.');
         submit.disabled = false;
       }
     })();

@@ -1,9 +1,10 @@
-import { Api, ApiError, type AuthAnswer } from '../api.js';
+import { createRawApi, ParleyApi, ParleyError, type SessionAnswer } from '@parley/client';
+import { errorText, failedWith } from '../errors.js';
 import { el } from '../dom.js';
 
 /** Log in or register with one form; `notice` explains why the user is here (e.g. an expired session). */
-export function loginView(onSignedIn: (answer: AuthAnswer) => void, notice?: string): HTMLElement {
-  const api = new Api(null);
+export function loginView(onSignedIn: (answer: SessionAnswer) => void, notice?: string): HTMLElement {
+  const api = new ParleyApi(createRawApi({ baseUrl: location.origin }));
   const username = el('input', {
     testid: 'username',
     attrs: {
@@ -51,17 +52,16 @@ export function loginView(onSignedIn: (answer: AuthAnswer) => void, notice?: str
       const answer =
         action === 'login'
           ? await api.login(username.value.trim(), password.value)
-          : await api.register(username.value.trim(), password.value);
+          : await api.register({ username: username.value.trim(), password: password.value });
       onSignedIn(answer);
     } catch (failure) {
-      error.textContent =
-        failure instanceof ApiError && failure.status === 401
-          ? 'Wrong username or password.'
-          : failure instanceof ApiError && failure.status === 409
-            ? 'That username is taken. Pick another, or log in.'
-            : failure instanceof ApiError
-              ? failure.message
-              : 'Something went wrong. Try again.';
+      error.textContent = failedWith(failure, 401)
+        ? 'Wrong username or password.'
+        : failedWith(failure, 409)
+          ? 'That username is taken. Pick another, or log in.'
+          : failedWith(failure, 400) && failure instanceof ParleyError
+            ? failure.messages.map(readable).join(' ')
+            : errorText(failure);
       loginButton.disabled = registerButton.disabled = false;
       password.focus();
     }
@@ -74,4 +74,12 @@ export function loginView(onSignedIn: (answer: AuthAnswer) => void, notice?: str
   registerButton.addEventListener('click', () => void submit('register'));
   queueMicrotask(() => username.focus());
   return el('main', { class: 'login-page' }, form);
+}
+
+/** The server's validation messages are terse and lower-case: say them as sentences. */
+function readable(message: string): string {
+  if (message.startsWith('password')) return 'The password must be at least 8 characters long (and at most 128).';
+  if (message.startsWith('username')) return 'The username must be 3 to 32 characters: letters a–z, digits, and _ . or -.';
+  const sentence = message.charAt(0).toUpperCase() + message.slice(1);
+  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
 }

@@ -1,8 +1,9 @@
-import { ApiError, type Api, type User } from '../api.js';
+import type { ParleyApi, User } from '@parley/client';
+import { errorText } from '../errors.js';
 import { el, setChildren } from '../dom.js';
 
 export interface PeopleSearchOptions {
-  api: Api;
+  api: ParleyApi;
   label: string;
   /** data-testid of the input; its results are `user-result` either way. */
   testid?: string;
@@ -12,6 +13,8 @@ export interface PeopleSearchOptions {
   onPick: (user: User) => void;
   /** Remembers every user seen, so names are known without another request. */
   onSeen?: (user: User) => void;
+  /** Something to show after a found user's name (their presence). */
+  decorate?: (user: User) => Node | null;
 }
 
 let nextId = 0;
@@ -50,7 +53,7 @@ export function peopleSearch(options: PeopleSearchOptions): { element: HTMLEleme
   async function search(q: string): Promise<void> {
     const ticket = ++latest;
     try {
-      const page = await options.api.searchUsers(q);
+      const page = await options.api.searchUsers(q, { limit: 10 });
       if (ticket !== latest) return;
       const excluded = options.exclude?.() ?? new Set<string>();
       shown = page.items.filter((user) => !excluded.has(user.id));
@@ -67,12 +70,13 @@ export function peopleSearch(options: PeopleSearchOptions): { element: HTMLEleme
               { testid: 'user-result', class: 'person', attrs: { type: 'button', 'data-user-id': user.id }, on: { click: () => pick(user) } },
               el('span', { class: 'person-name' }, user.displayName || user.username),
               el('span', { class: 'person-username muted' }, `@${user.username}`),
+              options.decorate?.(user),
             ),
           ),
         ),
       );
     } catch (error) {
-      if (ticket === latest) status.textContent = error instanceof ApiError ? error.message : 'Search failed.';
+      if (ticket === latest) status.textContent = errorText(error, 'Search failed.');
     }
   }
 

@@ -1,18 +1,36 @@
-import type { Api, Conversation, Message, User } from '../api.js';
+import type { Conversation, Message, ParleyApi, ParleyClient, PendingMessage, User } from '@parley/client';
+import { errorText } from '../errors.js';
 import type { ConversationStore } from '../conversations.js';
-import { el, formatFull, formatTime, reconcile, setChildren } from '../dom.js';
-import type { PendingMessage } from '../outbox.js';
+import type { PresenceStore } from '../presence.js';
+import { el, reconcile, setChildren } from '../dom.js';
+import { systemText } from '../system-text.js';
 import type { Thread, ThreadChange } from '../thread.js';
+import type { Typing } from '../typing.js';
 import type { UserDirectory } from '../users.js';
+import { AttachTray, type Upload } from './attach-tray.js';
+import { groupInfoPanel } from './group-info-panel.js';
 import { openGroupDialog } from './group-dialog.js';
-import { conversationTitle } from './sidebar.js';
+import { MentionCompletion } from './mention-completion.js';
+import { MessageAttachments } from './message-attachments.js';
+import { messageBubble, reactionChips, senderAvatar, snippet, threadButton, type MessageContext } from './message-content.js';
+import { closeMessageMenu, showMessageMenu, type MenuItem } from './message-menu.js';
+import { pinsPanel } from './pins-panel.js';
+import { PresenceLine } from './presence-dot.js';
+import { SidePanel } from './side-panel.js';
+import { conversationTitle } from '../conversation-title.js';
+import { threadPanel } from './thread-panel.js';
+import { TypingIndicator } from './typing-indicator.js';
 
 export interface ThreadViewOptions {
-  api: Api;
+  api: ParleyApi;
+  client: ParleyClient;
   me: User;
   thread: Thread;
   conversations: ConversationStore;
   users: UserDirectory;
+  typing: Typing;
+  presence: PresenceStore;
+  upload: Upload;
   /** Unsent text by conversation: the composer starts with this one's and keeps it up to date. */
   drafts: Map<string, string>;
   back: () => void;
@@ -21,17 +39,33 @@ export interface ThreadViewOptions {
 const MAX_BODY = 4000;
 /** Within this many pixels of the bottom, new messages keep the log scrolled to the bottom. */
 const STICK_PX = 80;
+/** Messages from one sender further apart than this start a new run (its own time). */
+const RUN_GAP_MS = 60_000;
+/** How long a message jumped to stays highlighted. */
+const HIGHLIGHT_MS = 2500;
 
 /**
  * One conversation: the message log (older pages on scroll or with the button), and the
- * composer (Enter sends, Shift+Enter adds a line). The user's own messages can be edited and
- * deleted in place. Bodies and names are set as text, never parsed as markup.
+ * composer (Enter sends, Shift+Enter adds a line, `@` completes members). Each message has a
+ * menu (react, reply, pin, copy; edit and delete one's own); threads, pins and the group's
+ * details open in a panel beside it. Bodies and names are set as text, never parsed as markup.
  */
 export class ThreadView {
   readonly element: HTMLElement;
-  private readonly title = el('h2', { class: 'thread-title', attrs: { id: 'thread-title' } });
-  private readonly subtitle = el('p', { class: 'thread-subtitle muted' });
+  private readonly title = el('h2', { class: 'thread-title', attrs: { id: 'thread-title', dir: 'auto' } });
+  private readonly subtitle = el('p', { class: 'thread-subtitle muted', attrs: { dir: 'auto' } });
+  private readonly presenceLine: PresenceLine;
   private readonly addPeople: HTMLButtonElement;
+  private readonly pinsButton: HTMLButtonElement;
+  private readonly infoButton: HTMLButtonElement;
+  private readonly panel = new SidePanel();
+  private readonly replyBar = el('div', { class: 'reply-bar', testid: 'reply-bar' });
+  private readonly mentions: MentionCompletion;
+  /** "Seen by …": moved under the caller's newest message at each render. */
+  private readonly seenBy = el('p', { class: 'seen-by muted', testid: 'seen-by', attrs: { 'aria-live': 'polite' } });
+  /** Says what a menu action did ("Copied"). */
+  private readonly announcer = el('p', { class: 'visually-hidden', attrs: { role: 'status' } });
+  private replyingTo: Message | undefined;
   private readonly log: HTMLElement;
   private readonly list = el('ol', { class: 'messages' });
   private readonly olderButton: HTMLButtonElement;
@@ -41,6 +75,9 @@ export class ThreadView {
   private readonly composerError = el('p', { class: 'form-error composer-error', testid: 'composer-error', attrs: { id: 'composer-error', role: 'alert' } });
   private readonly items = new Map<string, HTMLLIElement>();
   private readonly observer: IntersectionObserver;
+  private readonly typingIndicator: TypingIndicator;
+  private readonly tray: AttachTray;
+  private readonly attachments: MessageAttachments;
   private readonly unsubscribe: Array<() => void> = [];
   /** The message being edited, and the one asking "delete?". */
   private editingId: string | undefined;
@@ -49,11 +86,14 @@ export class ThreadView {
 
   constructor(private readonly options: ThreadViewOptions) {
     const { thread } = options;
+    this.presenceLine = new PresenceLine(options.presence);
     this.addPeople = el(
       'button',
       { class: 'add-people', attrs: { type: 'button' }, on: { click: () => this.openAddPeople() } },
       'Add people',
     );
+    this.pinsButton = el('button', { testid: 'pins-button', attrs: { type: 'button' }, on: { click: () => this.openPins() } }, 'Pinned');
+    this.infoButton = el('button', { testid: 'group-info-button', attrs: { type: 'button' }, on: { click: () => this.openGroupInfo() } }, 'Group info');
     this.olderButton = el(
       'button',
       { class: 'load-older', testid: 'load-older', attrs: { type: 'button' }, on: { click: () => thread.loadOlder() } },
@@ -79,38 +119,55 @@ export class ThreadView {
       // No maxlength: it counts UTF-16 units (an emoji is two) and cuts pasted text silently.
       attrs: { id: 'composer', rows: 1, placeholder: 'Write a message…', 'aria-describedby': 'composer-hint composer-error' },
     });
+    this.mentions = new MentionCompletion(this.composer, () => this.mentionable());
+    this.replyBar.hidden = true;
+    this.tray = new AttachTray(options.upload, this.composer, () => this.composer.focus());
+    this.attachments = new MessageAttachments(options.api);
     const composerForm = el(
       'form',
       { class: 'composer', attrs: { 'aria-label': 'Send a message' } },
+      this.tray.button,
       el('label', { class: 'visually-hidden', attrs: { for: 'composer' } }, 'Message'),
+      this.mentions.element,
       this.composer,
       el('button', { testid: 'send', class: 'primary', attrs: { type: 'submit' } }, 'Send'),
-      el('p', { class: 'visually-hidden', attrs: { id: 'composer-hint' } }, 'Enter sends; Shift+Enter starts a new line.'),
+      el('p', { class: 'visually-hidden', attrs: { id: 'composer-hint' } }, 'Enter sends; Shift+Enter starts a new line; @ mentions someone.'),
     );
-    this.element = el(
+    this.typingIndicator = new TypingIndicator(thread.id, options.typing, options.users);
+    const section = el(
       'section',
       { class: 'thread', attrs: { 'aria-labelledby': 'thread-title' } },
       el(
         'header',
         { class: 'thread-header' },
         el('button', { class: 'back', attrs: { type: 'button', 'aria-label': 'Back to conversations' }, on: { click: options.back } }, '←'),
-        el('div', { class: 'thread-heading' }, this.title, this.subtitle),
-        this.addPeople,
+        el('div', { class: 'thread-heading' }, this.title, el('div', { class: 'thread-subline' }, this.subtitle, this.presenceLine.element)),
+        el('div', { class: 'thread-actions' }, this.pinsButton, this.infoButton, this.addPeople),
       ),
       this.log,
+      this.typingIndicator.element,
+      this.announcer,
       this.composerError,
+      this.tray.element,
+      this.replyBar,
       composerForm,
     );
+    this.element = el('div', { class: 'conversation-view' }, section, this.panel.element);
+    this.tray.acceptDrops(section);
 
     composerForm.addEventListener('submit', (event) => {
       event.preventDefault();
       this.send();
     });
     this.composer.addEventListener('keydown', (event) => {
+      if (this.mentions.handleKey(event)) return;
       // isComposing: Enter that confirms an IME composition is not a send.
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.send();
+      } else if (event.key === 'Escape' && this.replyingTo) {
+        event.preventDefault();
+        this.setReplyingTo(undefined);
       }
     });
     this.composer.value = options.drafts.get(thread.id) ?? '';
@@ -118,6 +175,7 @@ export class ThreadView {
       this.composerError.textContent = '';
       this.saveDraft();
       this.fitComposer();
+      options.typing.typed(thread.id, this.composer.value);
     });
 
     // Older pages load by themselves when the top of the log scrolls into view.
@@ -139,7 +197,29 @@ export class ThreadView {
 
   destroy(): void {
     this.observer.disconnect();
+    this.panel.close(false);
+    closeMessageMenu();
+    this.typingIndicator.destroy();
+    this.tray.destroy();
     for (const off of this.unsubscribe) off();
+  }
+
+  /**
+   * Shows a message in context: loads history back to it if needed, scrolls it into view and
+   * highlights it for a moment.
+   */
+  async jumpTo(seq: number): Promise<void> {
+    if (!(await this.options.thread.reveal(seq))) {
+      this.announcer.textContent = 'That message is no longer here.';
+      return;
+    }
+    const message = this.options.thread.ordered().find((candidate) => candidate.seq === seq);
+    const item = message && this.items.get(`m:${message.id}`);
+    if (!item) return;
+    item.scrollIntoView({ block: 'center' });
+    item.dataset.highlight = 'true';
+    window.setTimeout(() => delete item.dataset.highlight, HIGHLIGHT_MS);
+    this.reportAtEnd();
   }
 
   focusComposer(): void {
@@ -152,7 +232,12 @@ export class ThreadView {
 
   private send(): void {
     const body = this.composer.value.trim();
-    if (!body) return;
+    if (this.tray.uploading) {
+      this.composerError.textContent = 'Wait until the files have uploaded, or take them out.';
+      return;
+    }
+    const attachmentIds = this.tray.attachmentIds();
+    if (!body && attachmentIds.length === 0) return;
     // Counted as the server counts it: in characters (code points), not UTF-16 units.
     const length = [...body].length;
     if (length > MAX_BODY) {
@@ -160,10 +245,44 @@ export class ThreadView {
       return;
     }
     // Sending needs no history: a message written while the page loads goes at once.
-    this.options.thread.send(body);
+    this.options.thread.send(body, {
+      ...(this.replyingTo ? { replyToId: this.replyingTo.id } : {}),
+      ...(attachmentIds.length > 0 ? { attachmentIds } : {}),
+    });
+    this.setReplyingTo(undefined);
+    this.tray.clear();
     this.composer.value = '';
     this.saveDraft();
     this.fitComposer();
+  }
+
+  /** Members one can @-mention here: everyone but the caller, once their names are known. */
+  private mentionable(): User[] {
+    const { me, users } = this.options;
+    const ids = this.conversation()?.memberIds.filter((id) => id !== me.id) ?? [];
+    return ids.map((id) => users.user(id)).filter((user): user is User => !!user);
+  }
+
+  private setReplyingTo(message: Message | undefined): void {
+    this.replyingTo = message;
+    this.replyBar.hidden = !message;
+    if (!message) {
+      this.replyBar.replaceChildren();
+      return;
+    }
+    setChildren(
+      this.replyBar,
+      el(
+        'p',
+        { class: 'reply-bar-text' },
+        'Replying to ',
+        el('strong', { attrs: { dir: 'auto' } }, this.options.users.name(message.senderId)),
+        ': ',
+        el('span', { attrs: { dir: 'auto' } }, snippet(message.body ?? '', 100)),
+      ),
+      el('button', { class: 'reply-cancel', attrs: { type: 'button', 'aria-label': 'Cancel reply' }, on: { click: () => this.setReplyingTo(undefined) } }, '✕'),
+    );
+    this.composer.focus();
   }
 
   private saveDraft(): void {
@@ -182,11 +301,14 @@ export class ThreadView {
     if (!conversation) {
       this.title.textContent = this.options.thread.status === 'failed' ? 'Conversation' : 'Loading…';
       this.subtitle.textContent = '';
+      this.presenceLine.show([]);
       this.addPeople.hidden = true;
+      this.infoButton.hidden = true;
       return;
     }
     this.title.textContent = conversationTitle(conversation, me, users);
     const others = conversation.memberIds.filter((id) => id !== me.id);
+    this.presenceLine.show(others);
     if (conversation.type === 'group') {
       this.subtitle.textContent = ['You', ...others.map((id) => users.name(id))].join(', ');
     } else {
@@ -194,6 +316,7 @@ export class ThreadView {
       this.subtitle.textContent = username ? `@${username}` : '';
     }
     this.addPeople.hidden = !(conversation.type === 'group' && conversation.ownerId === me.id);
+    this.infoButton.hidden = conversation.type !== 'group';
   }
 
   private render(change: ThreadChange): void {
@@ -221,9 +344,15 @@ export class ThreadView {
     const seen = new Set<string>();
     let previous: Message | undefined;
     for (const message of messages) {
+      const day = new Date(message.createdAt).toDateString();
+      if (!previous || new Date(previous.createdAt).toDateString() !== day) {
+        const key = `d:${day}`;
+        seen.add(key);
+        elements.push(this.daySeparator(key, message.createdAt));
+      }
       const key = `m:${message.id}`;
       seen.add(key);
-      elements.push(this.messageItem(key, message, previous));
+      elements.push(message.kind === 'system' ? this.systemItem(key, message) : this.messageItem(key, message, previous));
       previous = message;
     }
     for (const pending of thread.pending) {
@@ -233,8 +362,10 @@ export class ThreadView {
     }
     for (const key of [...this.items.keys()]) if (!seen.has(key)) this.items.delete(key);
     reconcile(this.list, elements);
+    this.placeSeenBy(messages);
 
-    if (change === 'reset' || change === 'own' || (change === 'newer' && nearBottom)) {
+    // 'update' too: a message growing at the bottom (a failed send's Retry, a reaction) stays in view.
+    if (change === 'reset' || change === 'own' || ((change === 'newer' || change === 'update') && nearBottom)) {
       log.scrollTop = log.scrollHeight;
     } else if (change === 'older') {
       log.scrollTop = log.scrollHeight - fromBottom;
@@ -270,66 +401,179 @@ export class ThreadView {
     return { item, stale };
   }
 
+  /** How a message is drawn here; the thread panel draws its messages the same way. */
+  private messageContext(message: Message, previous: Message | undefined, inPanel = false): MessageContext {
+    const { me, users, thread } = this.options;
+    const startsRun =
+      !previous ||
+      previous.kind === 'system' ||
+      previous.senderId !== message.senderId ||
+      Date.parse(message.createdAt) - Date.parse(previous.createdAt) > RUN_GAP_MS ||
+      new Date(previous.createdAt).toDateString() !== new Date(message.createdAt).toDateString();
+    return {
+      me,
+      users,
+      group: this.conversation()?.type === 'group',
+      startsRun,
+      showTime: startsRun,
+      quoted: (id) => thread.quoted(id),
+      openThread: inPanel ? undefined : (root) => this.openThread(root),
+      toggleReaction: (target, emoji, reacted) => void this.runAction(target.id, () => thread.toggleReaction(target.id, emoji, reacted), () => undefined),
+      whoReacted: async (target, emoji) => (await this.options.api.reactors(target.id, emoji, { limit: 50 })).items.map((user) => user.displayName || user.username),
+      attachments: (target) => this.attachments.render(target.attachments),
+    };
+  }
+
+  private daySeparator(key: string, iso: string): HTMLLIElement {
+    const label = dayLabel(iso);
+    const { item, stale } = this.item(key, label);
+    if (stale) {
+      item.className = 'day-separator';
+      delete item.dataset.testid;
+      setChildren(item, el('span', {}, label));
+    }
+    return item;
+  }
+
+  /** "Alice added Bob": a centred note, without a menu. */
+  private systemItem(key: string, message: Message): HTMLLIElement {
+    const { me, users } = this.options;
+    const text = systemText(message, users, me.id);
+    const { item, stale } = this.item(key, JSON.stringify([message.changeSeq, text]));
+    if (!stale) return item;
+    item.className = 'message system';
+    item.dataset.seq = String(message.seq);
+    item.dataset.id = message.id;
+    setChildren(item, el('p', { class: 'system-note', testid: 'system-note', attrs: { dir: 'auto' } }, text));
+    return item;
+  }
+
   private messageItem(key: string, message: Message, previous: Message | undefined): HTMLLIElement {
     const { me, users } = this.options;
     const mine = message.senderId === me.id;
-    const group = this.conversation()?.type === 'group';
-    // A run of messages from one sender shows the name once.
-    const showName = group && !mine && previous?.senderId !== message.senderId;
-    const name = users.name(message.senderId);
+    const context = this.messageContext(message, previous);
     const editing = this.editingId === message.id && !message.deletedAt;
     const confirming = this.confirmingDeleteId === message.id && !message.deletedAt;
     const error = this.actionError?.id === message.id ? this.actionError.text : '';
-    const signature = JSON.stringify([message.changeSeq, showName, name, editing, confirming, error]);
+    const quoted = message.replyToId ? this.options.thread.quoted(message.replyToId) : undefined;
+    const names = [message.senderId, quoted?.senderId, ...message.mentionedUserIds].map((id) => id && [users.name(id), users.username(id)]);
+    const signature = JSON.stringify([message.changeSeq, context.startsRun, context.group, names, quoted?.changeSeq, editing, confirming, error]);
     const { item, stale } = this.item(key, signature);
     if (!stale) return item;
 
-    item.className = `message${mine ? ' mine' : ''}${message.deletedAt ? ' deleted' : ''}${editing ? ' editing' : ''}`;
+    item.className = `message${mine ? ' mine' : ''}${message.deletedAt ? ' deleted' : ''}${editing ? ' editing' : ''}${context.startsRun ? ' run-start' : ''}`;
     item.dataset.seq = String(message.seq);
     item.dataset.id = message.id;
     delete item.dataset.state;
-    const meta = el(
-      'div',
-      { class: 'message-meta' },
-      showName ? el('span', { class: 'message-sender' }, name) : null,
-      el('time', { attrs: { datetime: message.createdAt, title: formatFull(message.createdAt) } }, formatTime(message.createdAt)),
-      message.editedAt && !message.deletedAt
-        ? el('span', { class: 'message-edited', attrs: { title: `Edited ${formatFull(message.editedAt)}` } }, 'edited')
-        : null,
+    const bubble = messageBubble(message, context, editing ? this.editForm(message) : undefined);
+    const menuButton =
+      message.deletedAt || editing || confirming
+        ? null
+        : el(
+            'button',
+            {
+              class: 'message-menu-button',
+              testid: 'message-menu-button',
+              attrs: { type: 'button', 'aria-label': 'Message actions', 'aria-haspopup': 'menu', 'aria-expanded': 'false' },
+            },
+            '⋯',
+          );
+    if (menuButton) {
+      const open = (): void => this.openMenu(menuButton, item, message);
+      menuButton.addEventListener('click', open);
+      // Touch screens have no hover: a tap on the bubble or a long press opens the menu.
+      bubble.addEventListener('click', (event) => {
+        if (matchMedia('(hover: none)').matches && !(event.target as Element).closest('a, button')) open();
+      });
+      item.addEventListener('contextmenu', (event) => {
+        if (!matchMedia('(hover: none)').matches) return;
+        event.preventDefault();
+        open();
+      });
+    }
+    const confirm = confirming
+      ? el(
+          'div',
+          { class: 'message-actions confirming', attrs: { role: 'group', 'aria-label': 'Delete this message?' } },
+          el('span', {}, 'Delete?'),
+          el('button', { class: 'danger', testid: 'confirm-delete', attrs: { type: 'button' }, on: { click: () => void this.remove(message.id) } }, 'Delete'),
+          el('button', { class: 'keep', attrs: { type: 'button' }, on: { click: () => this.setConfirming(undefined, message.id) } }, 'Keep'),
+        )
+      : null;
+    setChildren(
+      item,
+      el('div', { class: 'message-row' }, senderAvatar(message, context), bubble, menuButton),
+      reactionChips(message, context),
+      threadButton(message, context),
+      confirm,
+      error ? el('p', { class: 'form-error', attrs: { role: 'alert' } }, error) : null,
     );
-    const body = message.deletedAt
-      ? el('p', { class: 'message-body' }, 'This message was deleted.')
-      : editing
-        ? this.editForm(message)
-        : el('p', { class: 'message-body', testid: 'message-body' }, message.body ?? '');
-    const actions =
-      mine && !message.deletedAt && !editing
-        ? confirming
-          ? el(
-              'div',
-              { class: 'message-actions confirming', attrs: { role: 'group', 'aria-label': 'Delete this message?' } },
-              el('span', {}, 'Delete?'),
-              el('button', { class: 'danger', testid: 'confirm-delete', attrs: { type: 'button' }, on: { click: () => void this.remove(message.id) } }, 'Delete'),
-              el('button', { class: 'keep', attrs: { type: 'button' }, on: { click: () => this.setConfirming(undefined, message.id) } }, 'Keep'),
-            )
-          : el(
-              'div',
-              { class: 'message-actions' },
-              el('button', { testid: 'edit', attrs: { type: 'button', 'aria-label': 'Edit message' }, on: { click: () => this.setEditing(message.id) } }, 'Edit'),
-              el('button', { testid: 'delete', attrs: { type: 'button', 'aria-label': 'Delete message' }, on: { click: () => this.setConfirming(message.id) } }, 'Delete'),
-            )
-        : null;
-    setChildren(item, el('div', { class: 'bubble' }, meta, body), actions, error ? el('p', { class: 'form-error', attrs: { role: 'alert' } }, error) : null);
     if (confirming) queueMicrotask(() => item.querySelector<HTMLButtonElement>('.keep')?.focus());
     return item;
   }
 
+  private openMenu(trigger: HTMLButtonElement, item: HTMLLIElement, message: Message): void {
+    const { me, thread } = this.options;
+    const items: MenuItem[] = [
+      { label: 'Reply', testid: 'reply', run: () => this.setReplyingTo(message) },
+      {
+        label: message.pinned ? 'Unpin' : 'Pin',
+        testid: message.pinned ? 'unpin' : 'pin',
+        run: () => void this.runAction(message.id, () => thread.setPinned(message.id, !message.pinned), () => undefined),
+      },
+      { label: 'Copy text', testid: 'copy', run: () => void this.copy(message.body ?? '') },
+    ];
+    if (message.senderId === me.id) {
+      items.push(
+        { label: 'Edit', testid: 'edit', run: () => this.setEditing(message.id) },
+        { label: 'Delete', testid: 'delete', danger: true, run: () => this.setConfirming(message.id) },
+      );
+    }
+    showMessageMenu(trigger, item, {
+      reacted: new Set(message.reactions.filter((reaction) => reaction.reacted).map((reaction) => reaction.emoji)),
+      react: (emoji, reacted) => void this.runAction(message.id, () => thread.toggleReaction(message.id, emoji, reacted), () => undefined),
+      items,
+    });
+  }
+
+  private async copy(text: string): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(text);
+      this.announcer.textContent = 'Copied.';
+    } catch {
+      this.announcer.textContent = 'Could not copy: the browser refused.';
+    }
+  }
+
+  /** "Seen" (direct) or "Seen by …" (group) under the caller's newest message, from the read markers. */
+  private placeSeenBy(messages: Message[]): void {
+    const { me, users, thread } = this.options;
+    const conversation = this.conversation();
+    // System notes are not read receipts' business: the caller's last message is a text one.
+    const last = messages.findLast((message) => message.kind !== 'system');
+    const readers =
+      conversation && last?.senderId === me.id
+        ? conversation.memberIds.filter((id) => id !== me.id && (thread.receipts.get(id) ?? 0) >= last.seq)
+        : [];
+    const text = readers.length === 0 ? '' : conversation?.type === 'direct' ? 'Seen' : `Seen by ${readers.map((id) => users.name(id)).join(', ')}`;
+    if (this.seenBy.textContent !== text) this.seenBy.textContent = text;
+    const item = text && last ? this.items.get(`m:${last.id}`) : undefined;
+    if (item) {
+      if (this.seenBy.parentElement !== item) item.append(this.seenBy);
+    } else {
+      this.seenBy.remove();
+    }
+  }
+
   private pendingItem(key: string, pending: PendingMessage): HTMLLIElement {
-    const signature = JSON.stringify([pending.state, pending.error, pending.offline]);
+    const signature = JSON.stringify([pending.status, pending.error?.message]);
     const { item, stale } = this.item(key, signature);
     if (!stale) return item;
-    item.className = `message mine pending${pending.state === 'failed' ? ' failed' : ''}`;
-    item.dataset.state = pending.state === 'failed' ? 'failed' : 'pending';
+    // Waiting (no answer, or the server busy: it goes again by itself) and failed (refused: it
+    // waits for Retry or Discard) both show as not sent, with both buttons.
+    const notSent = pending.status === 'waiting' || pending.status === 'failed';
+    item.className = `message mine pending${notSent ? ' failed' : ''}`;
+    item.dataset.state = notSent ? 'failed' : 'pending';
     delete item.dataset.seq;
     const { thread } = this.options;
     setChildren(
@@ -340,15 +584,18 @@ export class ThreadView {
         el(
           'div',
           { class: 'message-meta' },
-          pending.state === 'sending'
+          pending.status === 'sending'
             ? 'Sending…'
-            : pending.offline
-              ? 'Not sent yet: it goes when the connection is back.'
-              : `Not sent: ${pending.error ?? 'error'}`,
+            : pending.status === 'waiting'
+              ? pending.error?.isNetworkError
+                ? 'Not sent yet: it goes when the connection is back.'
+                : `Not sent yet (${errorText(pending.error)}): it goes again shortly.`
+              : `Not sent: ${errorText(pending.error, 'error')}`,
         ),
         el('p', { class: 'message-body' }, pending.body),
+        pending.attachmentIds?.length ? el('p', { class: 'message-files muted' }, fileCount(pending.attachmentIds.length)) : null,
       ),
-      pending.state === 'failed'
+      notSent
         ? el(
             'div',
             { class: 'message-actions always' },
@@ -381,7 +628,12 @@ export class ThreadView {
     );
     const save = (): void => {
       const body = input.value.trim();
-      if (!body || body === message.body) return this.setEditing(undefined, message.id);
+      if (!body) {
+        this.actionError = { id: message.id, text: 'A message cannot be empty. To remove it, use Delete instead.' };
+        this.render('update');
+        return;
+      }
+      if (body === message.body) return this.setEditing(undefined, message.id);
       void this.runAction(message.id, () => this.options.thread.edit(message.id, body), () => {
         this.editingId = undefined;
       });
@@ -412,7 +664,7 @@ export class ThreadView {
     this.confirmingDeleteId = undefined;
     this.actionError = undefined;
     this.render('update');
-    if (returnFocusTo) this.focusAction(returnFocusTo, 'edit');
+    if (returnFocusTo) this.focusAction(returnFocusTo);
   }
 
   private setConfirming(id: string | undefined, returnFocusTo?: string): void {
@@ -420,7 +672,7 @@ export class ThreadView {
     this.editingId = undefined;
     this.actionError = undefined;
     this.render('update');
-    if (returnFocusTo) this.focusAction(returnFocusTo, 'delete');
+    if (returnFocusTo) this.focusAction(returnFocusTo);
   }
 
   private async remove(id: string): Promise<void> {
@@ -437,15 +689,49 @@ export class ThreadView {
       await action();
       onSuccess();
       this.render('update');
-      if (this.editingId === undefined) this.focusAction(id, 'edit');
+      if (this.editingId === undefined && !this.element.contains(document.activeElement)) this.focusAction(id);
     } catch (error) {
       this.actionError = { id, text: error instanceof Error ? error.message : 'That did not work.' };
       this.render('update');
     }
   }
 
-  private focusAction(messageId: string, testid: string): void {
-    this.items.get(`m:${messageId}`)?.querySelector<HTMLElement>(`[data-testid="${testid}"]`)?.focus();
+  /** Focus goes back to the message's menu button (its Edit and Delete are in the menu). */
+  private focusAction(messageId: string): void {
+    this.items.get(`m:${messageId}`)?.querySelector<HTMLElement>('[data-testid="message-menu-button"]')?.focus();
+  }
+
+  private openThread(root: Message): void {
+    const opener = this.items.get(`m:${root.id}`)?.querySelector<HTMLElement>('[data-testid="thread-link"]') ?? null;
+    this.panel.open(
+      threadPanel({
+        client: this.options.client,
+        root,
+        context: (message, previous) => this.messageContext(message, previous, true),
+      }),
+      opener,
+    );
+  }
+
+  private openPins(): void {
+    this.panel.open(
+      pinsPanel({
+        client: this.options.client,
+        conversationId: this.options.thread.id,
+        users: this.options.users,
+        jump: (message) => {
+          // On a phone the panel covers the conversation: close it to show the message.
+          if (matchMedia('(max-width: 700px)').matches) this.panel.close(false);
+          void this.jumpTo(message.seq);
+        },
+      }),
+      this.pinsButton,
+    );
+  }
+
+  private openGroupInfo(): void {
+    const { api, me, conversations, users, thread } = this.options;
+    this.panel.open(groupInfoPanel({ api, me, conversationId: thread.id, conversations, users }), this.infoButton);
   }
 
   private openAddPeople(): void {
@@ -454,8 +740,24 @@ export class ThreadView {
     openGroupDialog({
       api: this.options.api,
       conversation,
+      presence: this.options.presence,
       onSeen: (user) => this.options.users.remember(user),
       onDone: (updated) => this.options.conversations.put(updated),
     });
   }
+}
+
+/** "Today", "Yesterday", or the date, for the separators between days. */
+function dayLabel(iso: string, now = new Date()): string {
+  const date = new Date(iso);
+  const yesterday = new Date(now);
+  yesterday.setDate(now.getDate() - 1);
+  if (date.toDateString() === now.toDateString()) return 'Today';
+  if (date.toDateString() === yesterday.toDateString()) return 'Yesterday';
+  const thisYear = date.getFullYear() === now.getFullYear();
+  return date.toLocaleDateString(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: thisYear ? undefined : 'numeric' });
+}
+
+function fileCount(count: number): string {
+  return count === 1 ? '1 file' : `${count} files`;
 }
