@@ -1,12 +1,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import type { Caller } from '../../src/auth/auth-user.js';
+import type { Caller } from '../../src/common/caller/caller.js';
 import { TokenService } from '../../src/auth/token.service.js';
 import { Metrics } from '../../src/metrics/metrics.service.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
+import { newDirect, newGroup, newUser, send, tokenClaims, type TestUser } from '../support/factories.js';
 
 // Sends, reads of single messages and authentication reads made while a batch of their kind
 // is running join the next statement (MessagesRepository, TokenService). These tests call
@@ -29,7 +29,12 @@ afterAll(async () => {
   await app?.close();
 });
 
-const caller = (user: TestUser, tokenVersion = 0): Caller => ({ id: user.id, tokenVersion });
+const caller = (user: TestUser, tokenVersion = 0): Caller => ({
+  id: user.id,
+  tokenVersion,
+  sessionId: user.sessionId,
+  expiresAt: tokenClaims(user.token).exp,
+});
 
 async function batchSizes(): Promise<{ count: number; sum: number }> {
   const { values } = await app.app.get(Metrics).sendBatchSize.get();
@@ -146,7 +151,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a batch that collides with a conc
     // A send into another conversation, by the same sender with the same clientMessageId, left
     // open until the batch has started: the batch cannot see it and waits on the unique index.
     await db.query('BEGIN');
-    await db.query(`SELECT FROM send_messages($1, $2, '{0}', '{from elsewhere}', '{collides}')`, [[elsewhere], [a.id]]);
+    await db.query(`SELECT FROM send_messages($1, $2, '{0}', $3, '{from elsewhere}', '{collides}', '{NULL}', '{NULL}')`, [[elsewhere], [a.id], [a.sessionId]]);
     const calls = [
       repository.insert(warmUp, caller(b), 'alone'),
       repository.insert(direct, caller(a), 'batched 1'),

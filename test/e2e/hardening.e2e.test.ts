@@ -40,6 +40,44 @@ describe('rate limits', () => {
     expect(others).toEqual([401, 401, 401, 429]);
   });
 
+  it('locks guessing out per username and address, lets the right password in from another address, and stops guessing from many', async () => {
+    const lockApp = await startApp({
+      // X-Forwarded-For from the test's own connections stands for the clients' addresses.
+      TRUST_PROXY: 'loopback',
+      RATE_LIMIT_LOGIN_PER_ADDRESS: '20/60',
+      RATE_LIMIT_LOGIN_PER_USERNAME: '10/60',
+      RATE_LIMIT_LOGIN_PER_USERNAME_GLOBAL: '30/3600',
+    });
+    try {
+      const user = await newUser(lockApp);
+      const login = (address: string, password: string) =>
+        lockApp.http().post('/api/v1/auth/login').set('X-Forwarded-For', address).send({ username: user.username, password });
+
+      // Ten wrong passwords from A lock A out for this user, even with the right one.
+      const fromA: number[] = [];
+      for (let i = 0; i < 11; i++) fromA.push((await login('203.0.113.1', `guess ${i}`)).status);
+      expect(fromA).toEqual([...Array(10).fill(401), 429]);
+      const rightFromA = await login('203.0.113.1', PASSWORD);
+      expect(rightFromA.status).toBe(429);
+      expect(Number(rightFromA.headers['retry-after'])).toBeGreaterThan(0);
+
+      // The user, from an address with no failures, gets in while A's lock is on.
+      const rightFromB = await login('203.0.113.2', PASSWORD);
+      expect(rightFromB.status).toBe(200);
+      expect(rightFromB.body.user.id).toBe(user.id);
+
+      // Guessing spread over many addresses, each far below its own limits, meets the limit per
+      // username: 30 attempts in all, of which A made 10 (its refused ones not counted) and B 1.
+      const spread: number[] = [];
+      for (let i = 0; i < 20; i++) spread.push((await login(`198.51.100.${i + 1}`, `spread ${i}`)).status);
+      expect(spread).toEqual([...Array(19).fill(401), 429]);
+      // The price of stopping it: until the window passes, the right password is refused too.
+      expect((await login('192.0.2.50', PASSWORD)).status).toBe(429);
+    } finally {
+      await lockApp.close();
+    }
+  });
+
   it('limits registrations per address', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) {
@@ -169,6 +207,11 @@ describe('browsers and sockets', () => {
     // Pages (Swagger UI here, the web client alike): helmet's whole set.
     const page = await app.http().get('/docs');
     expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    // The web client's styles are its own stylesheet: no inline <style>, no style attributes,
+    // nothing from elsewhere (helmet's default allowed `https: 'unsafe-inline'`).
+    const client = await app.http().get('/');
+    expect(client.headers['content-security-policy']).toMatch(/(^|;)style-src 'self'(;|$)/);
+    expect(client.headers['content-security-policy']).not.toMatch(/unsafe-inline|style-src-attr/);
     expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
     expect(page.headers['referrer-policy']).toBe('no-referrer');
     expect(page.headers['strict-transport-security']).toBeDefined();
@@ -189,7 +232,7 @@ describe('browsers and sockets', () => {
       .set('Access-Control-Request-Method', 'POST');
     expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
     // Every method the API uses, for a browser client on another origin.
-    for (const method of ['PATCH', 'DELETE']) {
+    for (const method of ['PUT', 'PATCH', 'DELETE']) {
       const preflight = await app
         .http()
         .options('/api/v1/messages/1')

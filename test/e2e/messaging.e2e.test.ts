@@ -22,7 +22,7 @@ afterAll(async () => {
   await app.close();
 });
 
-describe('the narrowfail loop', () => {
+describe('the notify-then-fetch loop', () => {
   it('A posts to B by recipientId; both are notified with the id only; B GETs the message', async () => {
     const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
     const [aliceSocket, bobSocket] = [await connect(alice), await connect(bob)];

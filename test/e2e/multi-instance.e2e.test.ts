@@ -3,13 +3,13 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { TestApp } from '../support/app.js';
-import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
+import { newDirect, newGroup, newUser, PASSWORD, send, testUser, type TestUser } from '../support/factories.js';
 import { startRedis, startService, type ServiceProcess } from '../support/processes.js';
 import { forMessage, TestSocket } from '../support/ws-client.js';
 
 /**
  * Two instances of the built service, as separate processes on their own ports, sharing one
- * PostgreSQL and one Redis: the deployment of the README's "several instances".
+ * PostgreSQL and one Redis: the deployment of docs/deployment.md, "Several instances and Redis".
  */
 const JWT_SECRET = 'multi-instance-secret-long-enough-00000';
 const sharedRedis = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
@@ -41,6 +41,13 @@ async function deactivate(instance: ServiceProcess, adminName: string, userId: s
     .set('Authorization', `Bearer ${login.body.accessToken}`)
     .send({ active: false });
   expect(response.status).toBe(200);
+}
+
+/** Another session of `user` (another device), logged in through `instance`. */
+async function logIn(instance: ServiceProcess, user: TestUser): Promise<TestUser> {
+  const response = await instance.http().post('/api/v1/auth/login').send({ username: user.username, password: PASSWORD });
+  expect(response.status).toBe(200);
+  return testUser(user.username, response.body);
 }
 
 /** The factories take a TestApp; a process only needs `http`. */
@@ -132,6 +139,29 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     }
   });
 
+  it('sends ready before any notification, however busy the conversations are while the socket subscribes', async () => {
+    const [reader, sender] = [await newUser(asApp(one)), await newUser(asApp(one))];
+    const groupId = await newGroup(asApp(one), sender, [reader]);
+    let posting = true;
+    const poster = (async () => {
+      while (posting) await send(asApp(one), sender, groupId, 'busy');
+    })();
+    try {
+      // Each socket is the reader's only one here, so each handshake subscribes in Redis anew
+      // while messages for the reader commit on this instance.
+      for (let attempt = 0; attempt < 30; attempt++) {
+        const socket = await TestSocket.open(one.wsUrl, { token: reader.token });
+        const first = await socket.next(() => true);
+        socket.close();
+        await socket.waitForClose().catch(() => undefined);
+        expect(first, `attempt ${attempt}`).toEqual({ type: 'ready', userId: reader.id });
+      }
+    } finally {
+      posting = false;
+      await poster;
+    }
+  });
+
   it('sees membership changes on every instance at once', async () => {
     const [owner, joiner] = [await newUser(asApp(one)), await newUser(asApp(two))];
     const groupId = await newGroup(asApp(one), owner, []);
@@ -146,6 +176,40 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     await joinerSocket.next((f) => f.type === 'conversation.updated' && f.conversationId === groupId);
     const after = await send(asApp(one), owner, groupId, 'after');
     expect(await joinerSocket.collect(forMessage(after.id), 300)).toEqual([]);
+  });
+
+  it('closes a logged-out session’s sockets on every instance with 4401, and no other session’s', async () => {
+    const user = await newUser(asApp(one));
+    const otherDevice = await logIn(two, user);
+    const sessionSockets = [await connect(one, user), await connect(two, user)];
+    const otherSockets = [await connect(one, otherDevice), await connect(two, otherDevice)];
+
+    expect((await two.http().post('/api/v1/auth/logout').set(user.auth)).status).toBe(204);
+    for (const socket of sessionSockets) expect(await socket.waitForClose()).toBe(4401);
+    for (const instance of [one, two]) {
+      expect((await instance.http().get('/api/v1/users/me').set(user.auth)).status).toBe(401);
+      expect((await instance.http().get('/api/v1/users/me').set(otherDevice.auth)).status).toBe(200);
+    }
+    for (const socket of otherSockets) {
+      socket.send(JSON.stringify({ type: 'ping' }));
+      await socket.next((f) => f.type === 'pong');
+    }
+  });
+
+  it('ends a session on every instance when a used refresh token is replayed', async () => {
+    const user = await newUser(asApp(one));
+    const sessionSockets = [await connect(one, user), await connect(two, user)];
+    const rotated = await one.http().post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken });
+    expect(rotated.status).toBe(200);
+
+    const replay = await two.http().post('/api/v1/auth/refresh').send({ refreshToken: user.refreshToken });
+    expect(replay.status).toBe(401);
+    for (const socket of sessionSockets) expect(await socket.waitForClose()).toBe(4401);
+    for (const instance of [one, two]) {
+      const fresh = instance.http().get('/api/v1/users/me').set('Authorization', `Bearer ${rotated.body.accessToken}`);
+      expect((await fresh).status).toBe(401);
+      expect((await instance.http().post('/api/v1/auth/refresh').send({ refreshToken: rotated.body.refreshToken })).status).toBe(401);
+    }
   });
 });
 
@@ -239,6 +303,8 @@ describe('losing an instance or Redis', () => {
         'Redis publish failing',
         'Redis publisher connection lost, reconnecting',
         'Redis subscriber connection lost, reconnecting',
+        'Redis unreachable for presence',
+        'Redis unreachable for typing',
       ]);
 
       const restarted = await startRedis(redis.port);

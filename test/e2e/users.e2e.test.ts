@@ -33,3 +33,37 @@ describe('GET /api/v1/users/:id', () => {
     expect((await app.http().get(`/api/v1/users/${alice.id}`)).status).toBe(401);
   });
 });
+
+describe('PATCH /api/v1/users/me', () => {
+  it('changes the display name and sharing settings given, keeps the rest, and shows them only to their owner', async () => {
+    const [alice, bob] = [await newUser(app), await newUser(app)];
+    const before = await app.http().get('/api/v1/users/me').set(alice.auth);
+    expect(before.body).toMatchObject({ id: alice.id, shareReadReceipts: true, sharePresence: true });
+
+    const renamed = await app.http().patch('/api/v1/users/me').set(alice.auth).send({ displayName: '  Alice A.  ', sharePresence: false });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toEqual({
+      id: alice.id,
+      username: alice.username,
+      displayName: 'Alice A.',
+      createdAt: before.body.createdAt,
+      shareReadReceipts: true,
+      sharePresence: false,
+    });
+    const receipts = await app.http().patch('/api/v1/users/me').set(alice.auth).send({ shareReadReceipts: false });
+    expect(receipts.body).toMatchObject({ displayName: 'Alice A.', shareReadReceipts: false, sharePresence: false });
+    expect((await app.http().get('/api/v1/users/me').set(alice.auth)).body).toEqual(receipts.body);
+    // An empty body changes nothing.
+    expect((await app.http().patch('/api/v1/users/me').set(alice.auth).send({})).body).toEqual(receipts.body);
+
+    // Others see the new name, not the settings.
+    const seen = await app.http().get(`/api/v1/users/${alice.id}`).set(bob.auth);
+    expect(seen.body).toEqual({ id: alice.id, username: alice.username, displayName: 'Alice A.', createdAt: before.body.createdAt });
+    // Bob's own settings are untouched.
+    expect((await app.http().get('/api/v1/users/me').set(bob.auth)).body).toMatchObject({ shareReadReceipts: true, sharePresence: true });
+  });
+
+  it('answers 401 without a token', async () => {
+    expect((await app.http().patch('/api/v1/users/me').send({ sharePresence: false })).status).toBe(401);
+  });
+});

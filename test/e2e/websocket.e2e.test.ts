@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newUser, send } from '../support/factories.js';
+import { closeCodeOf, maskedFrame, Opcode, RawWebSocket } from '../support/raw-ws.js';
 import { forMessage, HandshakeRefused, TestSocket } from '../support/ws-client.js';
 
 let app: TestApp;
@@ -222,6 +223,35 @@ describe('frames from clients', () => {
     bystander.close();
   });
 
+  it('answers a ping control frame with a pong carrying its data, and a close frame with its own', async () => {
+    const raw = await RawWebSocket.open(app.wsUrl, (await newUser(app)).token);
+    raw.socket.write(maskedFrame(Opcode.Ping, Buffer.from('are you there')));
+    raw.socket.write(maskedFrame(Opcode.Close, Buffer.from([0x03, 0xe8])));
+    const frames = await raw.readToEnd(5000);
+    expect(frames.filter((frame) => frame.opcode === Opcode.Pong).map((frame) => frame.payload.toString())).toEqual(['are you there']);
+    expect(frames.filter((frame) => frame.opcode === Opcode.Close).map(closeCodeOf)).toEqual([1000]);
+  });
+
+  it.each([
+    ['ping', Opcode.Ping],
+    ['pong', Opcode.Pong],
+  ])('counts %s control frames toward WS_MAX_FRAMES_PER_SECOND, closing with 1008', async (_kind, opcode) => {
+    const raw = await RawWebSocket.open(app.wsUrl, (await newUser(app)).token);
+    raw.socket.write(Buffer.concat(Array.from({ length: 100 }, () => maskedFrame(opcode))));
+    const frames = await raw.readToEnd(5000);
+    expect(frames.filter((frame) => frame.opcode === Opcode.Close).map(closeCodeOf)).toEqual([1008]);
+    // Answered at most one second's worth (the default limit, 20) before it was cut off.
+    expect(frames.filter((frame) => frame.opcode === Opcode.Pong).length).toBeLessThanOrEqual(20);
+  });
+
+  it('counts the fragments of a message as frames: one that never ends is closed with 1008', async () => {
+    const raw = await RawWebSocket.open(app.wsUrl, (await newUser(app)).token);
+    const fragments = Array.from({ length: 100 }, () => maskedFrame(Opcode.Continuation, Buffer.alloc(0), { final: false }));
+    raw.socket.write(Buffer.concat([maskedFrame(Opcode.Text, Buffer.from('{'), { final: false }), ...fragments]));
+    const frames = await raw.readToEnd(5000);
+    expect(frames.filter((frame) => frame.opcode === Opcode.Close).map(closeCodeOf)).toEqual([1008]);
+  });
+
   it('ignores unknown frame types (newer clients, older servers)', async () => {
     const socket = await TestSocket.connect(app.wsUrl, { token: (await newUser(app)).token });
     socket.send(JSON.stringify({ type: 'typing', conversationId: '1' }));
@@ -267,7 +297,7 @@ describe('slow consumers', () => {
   });
 });
 
-describe('users deactivated or revoked where no frame could reach their sockets', () => {
+describe('users deactivated or revoked, or sessions ended, where no frame could reach their sockets', () => {
   let rechecking: TestApp;
   let db: pg.Client;
 
@@ -283,15 +313,20 @@ describe('users deactivated or revoked where no frame could reach their sockets'
   });
 
   it('closes their sockets with 4401 within WS_RECHECK_MS, and no one else’s', async () => {
-    const [deactivated, revoked, bystander] = [await newUser(rechecking), await newUser(rechecking), await newUser(rechecking)];
-    const sockets = await Promise.all([deactivated, revoked, bystander].map((user) => TestSocket.connect(rechecking.wsUrl, { token: user.token })));
+    const users = [await newUser(rechecking), await newUser(rechecking), await newUser(rechecking), await newUser(rechecking)];
+    const [deactivated, revoked, endedSession, bystander] = users;
+    const sockets = await Promise.all(users.map((user) => TestSocket.connect(rechecking.wsUrl, { token: user.token })));
     // An operator's SQL, as the CLI's password reset bumps the token version: nothing tells the server.
     await db.query('UPDATE users SET active = false WHERE id = $1', [deactivated.id]);
     await db.query('UPDATE users SET token_version = token_version + 1 WHERE id = $1', [revoked.id]);
+    // As a logout on another instance while Redis was down leaves it.
+    await db.query('UPDATE sessions SET ended_at = now() WHERE id = $1', [endedSession.sessionId]);
     expect(await sockets[0].waitForClose(5000)).toBe(4401);
     expect(await sockets[1].waitForClose(5000)).toBe(4401);
-    sockets[2].send(JSON.stringify({ type: 'ping' }));
-    expect(await sockets[2].next((f) => f.type === 'pong')).toEqual({ type: 'pong' });
-    sockets[2].close();
+    expect(await sockets[2].waitForClose(5000)).toBe(4401);
+    sockets[3].send(JSON.stringify({ type: 'ping' }));
+    expect(await sockets[3].next((f) => f.type === 'pong')).toEqual({ type: 'pong' });
+    sockets[3].close();
+    void bystander;
   });
 });

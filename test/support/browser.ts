@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { WEB_CLIENT_DIR } from '../../src/web/web-client.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -25,8 +25,9 @@ export async function ensureWebClientBuilt(): Promise<void> {
   const inputs = [
     path.join(root, 'web', 'index.html'),
     path.join(root, 'web', 'vite.config.ts'),
-    path.join(root, 'src', 'notifications', 'frames.ts'),
     ...listFiles(path.join(root, 'web', 'src')),
+    // The page is built with @parley/client's sources.
+    ...listFiles(path.join(root, 'packages', 'client', 'src')).filter((file) => !file.includes(`${path.sep}generated${path.sep}`)),
   ];
   if (existsSync(index)) {
     const built = statSync(index).mtimeMs;
@@ -64,4 +65,19 @@ export function launchChromium(): Promise<Browser> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(ARTIFACTS_DIR, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS_DIR, `${name}.png`) });
+}
+
+/**
+ * Collects into `violations` every Content-Security-Policy violation in the context's pages:
+ * the `securitypolicyviolation` events, and Chromium's console errors for them (a violation
+ * reported before the page's listener exists is still seen there).
+ */
+export async function watchCspViolations(context: BrowserContext, violations: string[]): Promise<void> {
+  await context.exposeBinding('reportCspViolation', (_source, text: string) => void violations.push(text));
+  await context.addInitScript(
+    "document.addEventListener('securitypolicyviolation', (e) => window.reportCspViolation(`${e.violatedDirective} ${e.blockedURI} ${e.sample}`))",
+  );
+  context.on('console', (message) => {
+    if (message.type() === 'error' && message.text().includes('Content Security Policy')) violations.push(message.text());
+  });
 }

@@ -32,7 +32,7 @@ interface ConversationState {
 export type CatchUpMode = 'changes' | 'messages';
 
 /**
- * A client that follows the README's "Catching up after being offline" to the letter: it keeps,
+ * A client that follows docs/socket.md, "Catching up after being offline", to the letter: it keeps,
  * per conversation, the last seq and change seq it holds; after (re)connecting it waits for
  * `ready`, lists its conversations, and fetches what it lacks; it applies a message only if its
  * `changeSeq` is above the version it holds, so frames arriving during the catch-up do no harm.
@@ -70,7 +70,7 @@ export class CatchUpClient {
     this.socket = undefined;
   }
 
-  /** The README's procedure: list conversations, then fetch what is above what we hold. */
+  /** The documented procedure: list conversations, then fetch what is above what we hold. */
   async catchUp(): Promise<void> {
     let cursor: string | undefined;
     do {

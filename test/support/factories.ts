@@ -7,6 +7,9 @@ export interface TestUser {
   username: string;
   token: string;
   auth: { Authorization: string };
+  refreshToken: string;
+  /** The session of the registration (the access token's `sid`). */
+  sessionId: string;
 }
 
 export const PASSWORD = 'correct horse battery';
@@ -19,8 +22,25 @@ export async function newUser(app: TestApp, prefix = 'u'): Promise<TestUser> {
   const username = uniqueName(prefix);
   const response = await app.http().post('/api/v1/auth/register').send({ username, password: PASSWORD });
   expect(response.status, JSON.stringify(response.body)).toBe(201);
-  const token = response.body.accessToken as string;
-  return { id: response.body.user.id, username, token, auth: { Authorization: `Bearer ${token}` } };
+  return testUser(username, response.body);
+}
+
+/** The user of a register or login answer. */
+export function testUser(username: string, answer: { user: { id: string }; accessToken: string; refreshToken: string }): TestUser {
+  const token = answer.accessToken;
+  return {
+    id: answer.user.id,
+    username,
+    token,
+    auth: { Authorization: `Bearer ${token}` },
+    refreshToken: answer.refreshToken,
+    sessionId: tokenClaims(token).sid,
+  };
+}
+
+/** An access token's claims, read without checking its signature. */
+export function tokenClaims(token: string): { sub: string; sid: string; tv: number; exp: number } {
+  return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
 }
 
 export async function newDirect(app: TestApp, a: TestUser, b: TestUser): Promise<string> {

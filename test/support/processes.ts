@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import supertest from 'supertest';
-import { NO_RATE_LIMITS } from './app.js';
+import { NO_RATE_LIMITS, DELIVERIES_FOR_TESTS } from './app.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -37,12 +37,15 @@ export interface ServiceProcess {
   kill: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
-/** Starts the built service (`node dist/src/main.js`, as in production) as its own process. */
+/**
+ * Starts the built service (`node dist/src/main.js`, as in production) as its own process, on
+ * a free port, or on `env.PORT` (a service restarted where its clients expect it).
+ */
 export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, ['dist/src/main.js'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), SCRYPT_COST: '1024', ...NO_RATE_LIMITS, ...env },
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), SCRYPT_COST: '1024', ...NO_RATE_LIMITS, ...DELIVERIES_FOR_TESTS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -51,12 +54,18 @@ export async function startService(env: Record<string, string>): Promise<Service
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
   const url = `http://127.0.0.1:${port}`;
   const http = () => supertest.agent(url);
-  await Promise.race([
-    waitUntil(async () => (await http().get('/api/v1/users/me')).status === 401, `the service on ${port}`),
-    exited.then((code) => {
-      throw new Error(`the service exited with ${code}:\n${output}`);
-    }),
-  ]);
+  try {
+    await Promise.race([
+      waitUntil(async () => (await http().get('/api/v1/users/me')).status === 401, `the service on ${port}`),
+      exited.then((code) => {
+        throw new Error(`the service exited with ${code}:\n${output}`);
+      }),
+    ]);
+  } catch (error) {
+    // A service that did not come up in time must not outlive the test that started it.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw error;
+  }
   return {
     url,
     wsUrl: `ws://127.0.0.1:${port}/ws`,

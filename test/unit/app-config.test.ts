@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/app-config.js';
 
@@ -43,6 +44,9 @@ describe('loadConfig', () => {
     [{ ALLOWED_ORIGINS: 'file:///tmp' }, 'ALLOWED_ORIGINS has an invalid origin "file:///tmp"'],
     [{ SCRYPT_COST: '1000' }, 'SCRYPT_COST must be between 1024'],
     [{ SCRYPT_COST: '3072' }, 'SCRYPT_COST must be a power of two'],
+    [{ PASSWORD_HASH_THREADS: '0' }, 'PASSWORD_HASH_THREADS must be between 1 and 256'],
+    [{ PASSWORD_HASH_QUEUE: 'none' }, 'PASSWORD_HASH_QUEUE must be a whole number'],
+    [{ RATE_LIMIT_LOGIN_PER_USERNAME_GLOBAL: '100' }, 'RATE_LIMIT_LOGIN_PER_USERNAME_GLOBAL must be "N/S"'],
     [{ ADMIN_USERNAME: 'root' }, 'ADMIN_USERNAME and ADMIN_PASSWORD must be set together'],
     [{ ADMIN_PASSWORD: 'long enough' }, 'ADMIN_USERNAME and ADMIN_PASSWORD must be set together'],
     [{ ADMIN_USERNAME: 'r', ADMIN_PASSWORD: 'long enough' }, 'ADMIN_USERNAME must be 3–32 characters of a-z 0-9 _ . -'],
@@ -54,9 +58,40 @@ describe('loadConfig', () => {
     [{ SHUTDOWN_TIMEOUT_MS: '10s' }, 'SHUTDOWN_TIMEOUT_MS must be a whole number'],
     [{ DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '3600001' }, 'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS must be between 0 and 3600000'],
     [{ DATABASE_ANSWER_TIMEOUT_MS: '30000' }, 'DATABASE_ANSWER_TIMEOUT_MS must be above DATABASE_STATEMENT_TIMEOUT_MS (or 0)'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN must be at least 16 printable ASCII characters without spaces'],
+    [{ METRICS_TOKEN: 'sixteen chars with spaces' }, 'METRICS_TOKEN must be at least 16 printable ASCII characters without spaces'],
+    [{ METRICS_PORT: '3000' }, 'METRICS_PORT must differ from PORT'],
+    [{ METRICS_PORT: '70000' }, 'METRICS_PORT must be between 0 and 65535'],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('hashes on one thread fewer than the cores, and queues about 2.5 s of hashing, fewer at a higher cost', () => {
+    const threads = Math.max(1, availableParallelism() - 1);
+    expect(loadConfig({})).toMatchObject({ passwordHashThreads: threads, passwordHashQueue: 4 * threads });
+    expect(loadConfig({ PASSWORD_HASH_THREADS: '3' }).passwordHashQueue).toBe(12);
+    expect(loadConfig({ PASSWORD_HASH_THREADS: '3', SCRYPT_COST: String(2 ** 18) }).passwordHashQueue).toBe(6);
+    expect(loadConfig({ PASSWORD_HASH_THREADS: '1', SCRYPT_COST: String(2 ** 20) }).passwordHashQueue).toBe(1);
+    expect(loadConfig({ PASSWORD_HASH_QUEUE: '50' }).passwordHashQueue).toBe(50);
+  });
+
+  it('limits login attempts per username and address, and more slowly per username from everywhere', () => {
+    expect(loadConfig({}).rateLimits).toMatchObject({
+      loginPerUsername: { limit: 10, windowSeconds: 60 },
+      loginPerUsernameGlobal: { limit: 100, windowSeconds: 3600 },
+    });
+    expect(loadConfig({ RATE_LIMIT_LOGIN_PER_USERNAME_GLOBAL: 'off' }).rateLimits.loginPerUsernameGlobal).toBeUndefined();
+  });
+
+  it('serves no metrics unless asked, and binds a metrics port to loopback by default', () => {
+    expect(loadConfig({})).toMatchObject({ metricsToken: undefined, metricsPort: undefined, metricsHost: '127.0.0.1' });
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_TOKEN: 'a-token-of-16-chars' })).toMatchObject({
+      metricsToken: 'a-token-of-16-chars',
+      metricsPort: 9464,
+      metricsHost: '127.0.0.1',
+    });
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' }).metricsHost).toBe('0.0.0.0');
   });
 
   it('takes TRUST_PROXY as Fastify does: true, a hop count, or proxy addresses', () => {

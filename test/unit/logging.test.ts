@@ -1,8 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { REDACTION, TurnBatchedLines, requestIdFor, withoutSecrets } from '../../src/logging/logging.js';
-import { runModuleScript } from '../support/node-script.js';
+import { REDACTION, requestIdFor, withoutSecrets } from '../../src/logging/logging.js';
 
 describe('request ids', () => {
   it('keeps a well-formed X-Request-Id and replaces anything else with a UUID', () => {
@@ -50,59 +49,5 @@ describe('credentials in logged objects', () => {
     expect(line.session).toEqual({ accessToken: '[Redacted]', token: '[Redacted]', ticket: '[Redacted]' });
     expect([line.password, line.token]).toEqual(['[Redacted]', '[Redacted]']);
     expect(lines[0]).not.toMatch(/Bearer abc|"pw"|top-level/);
-  });
-});
-
-describe('log lines batched by turn of the event loop', () => {
-  function recordingDestination() {
-    const writes: string[] = [];
-    let flushedSync = 0;
-    return {
-      writes,
-      flushedSync: () => flushedSync,
-      destination: {
-        write: (data: string) => (writes.push(data), true),
-        flush: (callback: (error?: Error) => void) => callback(),
-        flushSync: () => void flushedSync++,
-      },
-    };
-  }
-
-  it('hands the lines of one turn on together, in order, once the turn ends', async () => {
-    const out = recordingDestination();
-    const lines = new TurnBatchedLines(out.destination);
-    const logger = pino({}, lines);
-    for (let i = 0; i < 5; i++) logger.info({ i }, `line ${i}`);
-    expect(out.writes).toEqual([]);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(out.writes).toHaveLength(1);
-    expect(out.writes[0].split('\n').filter(Boolean).map((line) => JSON.parse(line).msg)).toEqual(['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
-    logger.info('next turn');
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(out.writes).toHaveLength(2);
-    expect(JSON.parse(out.writes[1]).msg).toBe('next turn');
-  });
-
-  it('writes what is pending at once when flushed, as at exit', () => {
-    const out = recordingDestination();
-    const lines = new TurnBatchedLines(out.destination);
-    lines.write('{"msg":"a"}\n');
-    lines.write('{"msg":"b"}\n');
-    lines.flushSync();
-    expect(out.writes).toEqual(['{"msg":"a"}\n{"msg":"b"}\n']);
-    expect(out.flushedSync()).toBe(1);
-  });
-
-  it('writes the lines of a process that exits in the same turn it logged them', () => {
-    // The built module, as the service runs it: the lines must survive process.exit().
-    const script = `
-      import { pino } from 'pino';
-      import { TurnBatchedLines } from './dist/src/logging/logging.js';
-      const logger = pino({}, new TurnBatchedLines(pino.destination({ dest: 1, sync: false })));
-      for (let i = 0; i < 3; i++) logger.info('before exit ' + i);
-      process.exit(3);`;
-    const result = runModuleScript(script);
-    expect(result.status).toBe(3);
-    expect(result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line).msg)).toEqual(['before exit 0', 'before exit 1', 'before exit 2']);
   });
 });

@@ -4,13 +4,13 @@ import { Transform } from 'class-transformer';
 import { IsDefined, IsOptional, IsString, Length, Matches, ValidateIf, registerDecorator } from 'class-validator';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ID_MESSAGE, ID_PATTERN, VALIDATION_OPTIONS, AppValidationPipe } from '../../src/common/validation.js';
+import { FreeText, ID_MESSAGE, ID_PATTERN, VALIDATION_OPTIONS, AppValidationPipe } from '../../src/common/validation.js';
 import { SendMessageDto } from '../../src/messages/dto/send-message.dto.js';
 
 /**
  * The send body as it was checked before `SendMessageDto.fromBody`: class-validator's
  * decorators, run through Nest's ValidationPipe with the application's options. The hand-written
- * check must answer as this did, but for three deliberate differences, spelled out below.
+ * check must answer as this did, but for four deliberate differences, spelled out below.
  */
 function NotTogetherWith(other: string) {
   return (target: object, propertyName: string) =>
@@ -36,6 +36,8 @@ class DecoratedSendMessageDto {
   @Matches(ID_PATTERN, { message: ID_MESSAGE })
   recipientId?: string;
 
+  // The same text rules as every other free-text field, through the decorator they use.
+  @FreeText('body')
   @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
   @IsString()
   @Length(1, 4000, { message: 'body must be 1–4000 characters after trimming' })
@@ -45,6 +47,11 @@ class DecoratedSendMessageDto {
   @IsString()
   @Length(1, 100)
   clientMessageId?: string;
+
+  @IsOptional()
+  @IsString()
+  @Matches(ID_PATTERN, { message: ID_MESSAGE })
+  replyToId?: string;
 }
 
 type Answer = { ok: true; send: Record<string, unknown> } | { ok: false; status: number; messages: string[] };
@@ -54,7 +61,7 @@ async function answer(pipe: ValidationPipe, metatype: ArgumentMetadata['metatype
     const send = (await pipe.transform(value, { type: 'body', metatype })) as Record<string, unknown>;
     // Only the fields the service reads; a null optional field is as good as an absent one.
     const fields = Object.fromEntries(
-      ['conversationId', 'recipientId', 'body', 'clientMessageId'].filter((key) => send[key] != null).map((key) => [key, send[key]]),
+      ['conversationId', 'recipientId', 'body', 'clientMessageId', 'replyToId'].filter((key) => send[key] != null).map((key) => [key, send[key]]),
     );
     return { ok: true, send: fields };
   } catch (error) {
@@ -91,10 +98,29 @@ function asTheDecoratorsSaidIt(value: unknown, messages: string[]): string[] {
 const namesAnObjectMember = (value: unknown): boolean =>
   isObject(value) && Object.keys(value).some((key) => key in Object.prototype || key === 'prototype');
 
+/**
+ * Difference 4: a string anywhere in the body (a key too) with an unpaired surrogate is refused
+ * before the body is checked, as NUL is (the application's pipe; the reference is Nest's own).
+ */
+const holdsLoneSurrogate = (value: unknown): boolean =>
+  typeof value === 'string'
+    ? /\p{Cs}/u.test(value)
+    : isObject(value) && Object.entries(value).some(([key, item]) => holdsLoneSurrogate(key) || holdsLoneSurrogate(item));
+
+const LONE_SURROGATE_REFUSAL: Answer = {
+  ok: false,
+  status: 400,
+  messages: ['Text must not contain unpaired surrogates (U+D800–U+DFFF alone); send well-formed UTF-8 or UTF-16'],
+};
+
 const reference = new ValidationPipe(VALIDATION_OPTIONS);
 const pipe = new AppValidationPipe();
 
 async function expectSameAnswer(value: unknown): Promise<void> {
+  if (holdsLoneSurrogate(value)) {
+    expect(await answer(pipe, SendMessageDto, structuredClone(value)), JSON.stringify(value)).toEqual(LONE_SURROGATE_REFUSAL);
+    return;
+  }
   const before = await answer(reference, DecoratedSendMessageDto, structuredClone(asTheDecoratorsSawIt(value)));
   const now = await answer(pipe, SendMessageDto, structuredClone(value));
   const expected = before.ok ? before : { ...before, messages: asTheDecoratorsSaidIt(value, before.messages) };
@@ -110,6 +136,8 @@ const text = fc.oneof(
   // Any code point, lone surrogates too; NUL is refused before the body is checked (its own test).
   fc.string({ maxLength: 12, unit: 'binary' }).map((value) => value.replaceAll('\0', '')),
   fc.constantFrom('', ' ', ' \n\t ', ' hi ', 'x'.repeat(100), 'x'.repeat(101), 'y'.repeat(4000), ` ${'y'.repeat(4000)} `, 'y'.repeat(4001)),
+  // The free-text rules: direction overrides and isolates, text of only invisible characters.
+  fc.constantFrom('\u200B', ' \u200B\u200D ', '\u3164', 'a\u202Eb', '\u2066x\u2069', 'a\u202Ab', 'ok\u200Dok', 'שלום\u200F', '\uD800', 'a\uDC00'),
   fc.constantFrom(emoji.repeat(100), emoji.repeat(101), emoji.repeat(4000), ` ${emoji.repeat(4000)} `, emoji.repeat(4001), heart.repeat(4000), heart.repeat(4001)),
 );
 const other = fc.oneof(fc.constant(null), fc.integer(), fc.boolean(), fc.constant([]), fc.constant(['a']), fc.constant({}), fc.constant({ text: 'hi' }));
@@ -120,6 +148,7 @@ const body = fc.record(
     recipientId: field,
     body: fc.oneof(text, other),
     clientMessageId: fc.oneof(text, other),
+    replyToId: field,
     seq: field,
     senderId: id,
   },
@@ -127,7 +156,7 @@ const body = fc.record(
 );
 
 describe('SendMessageDto.fromBody', () => {
-  it('answers every body as the class-validator decorators did, but for the three named differences', async () => {
+  it('answers every body as the class-validator decorators did, but for the four named differences', async () => {
     await fc.assert(fc.asyncProperty(fc.oneof({ weight: 9, arbitrary: body }, { weight: 1, arbitrary: fc.jsonValue().filter((value) => !namesAnObjectMember(value)) }), expectSameAnswer), {
       numRuns: 3000,
     });
@@ -152,6 +181,15 @@ describe('SendMessageDto.fromBody', () => {
       { conversationId: '12', body: emoji.repeat(4000), clientMessageId: emoji.repeat(100) },
       { conversationId: '12', body: emoji.repeat(4001), clientMessageId: emoji.repeat(101) },
       { conversationId: null, body: 'hi' },
+      { conversationId: '12', body: ' \u200B ' },
+      { conversationId: '12', body: 'admin\u202Etxt.exe' },
+      { conversationId: '12', body: '\u2066x\u2069', clientMessageId: 'x' },
+      { conversationId: '12', body: '👩‍👩‍👧' },
+      { conversationId: '12', body: 'a\uD800' },
+      { conversationId: '12', body: 'hi', replyToId: '7' },
+      { recipientId: '3', body: 'hi', replyToId: null },
+      { conversationId: '12', body: 'hi', replyToId: 7 },
+      { conversationId: '12', body: 'hi', replyToId: 'abc', clientMessageId: 5 },
     ]) {
       await expectSameAnswer(value);
     }

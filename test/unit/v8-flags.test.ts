@@ -11,7 +11,7 @@ const root = path.resolve(import.meta.dirname, '../..');
  */
 function pretenuringTrace(importFlags: boolean): string {
   const script = `
-    ${importFlags ? "await import('./dist/src/v8-flags.js');" : ''}
+    ${importFlags ? "await import('./dist/src/common/hot-path/v8-flags.js');" : ''}
     const make = (i) => ({ id: i, tags: [i, i + 1] });
     const kept = [];
     for (let i = 0; i < 500_000; i++) kept.push(make(i));
@@ -32,6 +32,6 @@ describe('V8 flags of the server process', () => {
   it('are set by the first import of the server’s entry point, before anything else loads', () => {
     const main = readFileSync(path.join(root, 'dist/src/main.js'), 'utf8');
     const firstImport = main.match(/^import\s+['"][^'"]+['"]|^import\s.+?from\s+['"][^'"]+['"]/m)?.[0];
-    expect(firstImport).toBe("import './v8-flags.js'");
+    expect(firstImport).toBe("import './common/hot-path/v8-flags.js'");
   });
 });

@@ -1,0 +1,297 @@
+import { createECDH, createPublicKey, randomBytes, verify, type ECDH } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import ece from 'http_ece';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startApp, type TestApp } from '../support/app.js';
+import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
+import { TestSocket } from '../support/ws-client.js';
+
+/** One push the local push service received, decrypted with the subscription's private key. */
+interface Push {
+  subscription: string;
+  headers: IncomingHttpHeaders;
+  payload: { type: string; id: string; conversationId: string; seq: number; changeSeq: number };
+  jwt: { aud: string; exp: number; sub: string };
+  answered: number;
+}
+
+/**
+ * A push service of the test's own (RFC 8030), on 127.0.0.1: it holds each subscription's private
+ * key and auth secret, as the browser would, decrypts every push (RFC 8291, `http_ece`) and
+ * checks its VAPID token (RFC 8292) against the server's public key, as a real one does.
+ */
+class PushService {
+  readonly pushes: Push[] = [];
+  /** Requests it could not decrypt or whose VAPID token was wrong. */
+  readonly refused: string[] = [];
+  url = '';
+  private readonly server: Server;
+  private readonly browsers = new Map<string, { ecdh: ECDH; auth: Buffer }>();
+  answer: (subscription: string, index: number) => number = () => 201;
+
+  constructor(private readonly vapidPublicKey: string) {
+    this.server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const subscription = request.url!.split('/').pop()!;
+        try {
+          const browser = this.browsers.get(subscription);
+          if (!browser) throw new Error(`unknown subscription ${subscription}`);
+          const jwt = this.checkVapid(String(request.headers.authorization));
+          expect(request.headers['content-encoding']).toBe('aes128gcm');
+          const plain = ece.decrypt(Buffer.concat(chunks), { version: 'aes128gcm', privateKey: browser.ecdh, authSecret: browser.auth.toString('base64url') });
+          const answered = this.answer(subscription, this.pushes.filter((push) => push.subscription === subscription).length);
+          this.pushes.push({ subscription, headers: request.headers, payload: JSON.parse(plain.toString()), jwt, answered });
+          response.writeHead(answered).end();
+        } catch (error) {
+          this.refused.push((error as Error).message);
+          response.writeHead(400).end();
+        }
+      });
+    });
+  }
+
+  static async start(vapidPublicKey: string): Promise<PushService> {
+    const service = new PushService(vapidPublicKey);
+    await new Promise<void>((resolve) => service.server.listen(0, '127.0.0.1', resolve));
+    service.url = `http://127.0.0.1:${(service.server.address() as AddressInfo).port}`;
+    return service;
+  }
+
+  /** A browser's new subscription: its endpoint here and its keys, as `PushSubscription.toJSON()` gives them. */
+  newBrowser(): { endpoint: string; expirationTime: null; keys: { p256dh: string; auth: string } } {
+    const name = randomBytes(6).toString('hex');
+    const ecdh = createECDH('prime256v1');
+    ecdh.generateKeys();
+    const auth = randomBytes(16);
+    this.browsers.set(name, { ecdh, auth });
+    return { endpoint: `${this.url}/push/${name}`, expirationTime: null, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } };
+  }
+
+  of(endpoint: string): Push[] {
+    const name = endpoint.split('/').pop();
+    return this.pushes.filter((push) => push.subscription === name);
+  }
+
+  /** `vapid t=<JWT>, k=<public key>`: k is the server's, and the JWT is signed by it (ES256), for this origin, unexpired. */
+  private checkVapid(authorization: string): Push['jwt'] {
+    const match = /^vapid t=([\w-]+)\.([\w-]+)\.([\w-]+), k=([\w-]+)$/.exec(authorization);
+    if (!match) throw new Error(`no VAPID authorization: ${authorization}`);
+    const [, header, claims, signature, key] = match;
+    if (key !== this.vapidPublicKey) throw new Error('VAPID key is not the server’s');
+    const point = Buffer.from(key, 'base64url');
+    const publicKey = createPublicKey({
+      key: { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
+      format: 'jwk',
+    });
+    const signed = verify('sha256', Buffer.from(`${header}.${claims}`), { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'));
+    if (!signed) throw new Error('VAPID signature does not verify');
+    expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toMatchObject({ alg: 'ES256' });
+    const jwt = JSON.parse(Buffer.from(claims, 'base64url').toString());
+    if (jwt.aud !== this.url) throw new Error(`VAPID aud ${jwt.aud} is not ${this.url}`);
+    if (!(jwt.exp > Date.now() / 1000 && jwt.exp <= Date.now() / 1000 + 24 * 3600)) throw new Error('VAPID exp out of range');
+    return jwt;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+let app: TestApp;
+let db: pg.Client;
+let service: PushService;
+const sockets: TestSocket[] = [];
+
+beforeAll(async () => {
+  db = new pg.Client({ connectionString: inject('databaseUrl') });
+  await db.connect();
+});
+
+afterAll(async () => {
+  await db?.end();
+});
+
+afterEach(() => {
+  for (const socket of sockets.splice(0)) socket.close();
+});
+
+async function subscribe(user: TestUser, browser = service.newBrowser()): Promise<{ id: string; endpoint: string }> {
+  const response = await app.http().post('/api/v1/push/subscriptions').set(user.auth).send(browser);
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return { id: response.body.id, endpoint: browser.endpoint };
+}
+
+/**
+ * Moves the queue's clock: the subscription's next attempt, waiting out a backoff, is due `at`
+ * (now, or later). Waits for the failure to have been recorded and the retry scheduled first.
+ */
+async function retryAt(subscriptionId: string, at = 'now()'): Promise<void> {
+  await expect
+    .poll(
+      async () =>
+        (await db.query(`UPDATE graphile_worker._private_jobs SET run_at = ${at} WHERE key = $1 AND locked_at IS NULL AND run_at > now() RETURNING id`, [
+          `push:${subscriptionId}`,
+        ])).rowCount,
+      { timeout: 15_000, interval: 50 },
+    )
+    .toBe(1);
+}
+
+const retryNow = (subscriptionId: string) => retryAt(subscriptionId);
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 1500));
+
+describe('Web Push', () => {
+  beforeAll(async () => {
+    // This suite's app sends pushes (and runs no other suite's jobs).
+    app = await startApp({ JOB_QUEUE_TASKS: 'push' });
+    expect((await app.http().get('/api/v1/push/vapid-public-key')).status).toBe(401);
+    const key = await app.http().get('/api/v1/push/vapid-public-key').set((await newUser(app, 'browser')).auth);
+    expect(key.status).toBe(200);
+    expect(Buffer.from(key.body.publicKey, 'base64url')).toHaveLength(65);
+    service = await PushService.start(key.body.publicKey);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await service?.close();
+  });
+
+  it('pushes each message to an offline member, encrypted and VAPID-signed; not to the sender, a connected member, or a muted conversation', async () => {
+    const [alice, bob, carol] = [await newUser(app, 'alice'), await newUser(app, 'bob'), await newUser(app, 'carol')];
+    const [aliceSub, bobSub, carolSub] = [await subscribe(alice), await subscribe(bob), await subscribe(carol)];
+    const directId = await newDirect(app, alice, bob);
+    const groupId = await newGroup(app, alice, [bob, carol]);
+    sockets.push(await TestSocket.connect(app.wsUrl, { token: carol.token }));
+
+    const direct = await send(app, alice, directId, 'just us');
+    await expect.poll(() => service.of(bobSub.endpoint).length, { timeout: 5000 }).toBe(1);
+    const [first] = service.of(bobSub.endpoint);
+    expect(first.payload).toEqual({ type: 'message.created', id: direct.id, conversationId: directId, seq: direct.seq, changeSeq: direct.changeSeq });
+    expect(first.headers).toMatchObject({ urgency: 'high', topic: `c${directId}`, ttl: '86400' });
+    expect(first.jwt.sub).toBe('mailto:admin@localhost');
+
+    // One at a time: pushes still waiting together are collapsed into the newest (see below).
+    const plain = await send(app, alice, groupId, 'to the group');
+    await expect.poll(() => service.of(bobSub.endpoint).length, { timeout: 5000 }).toBe(2);
+    const mention = await send(app, alice, groupId, `and @${bob.username} in particular`);
+    await expect.poll(() => service.of(bobSub.endpoint).length, { timeout: 5000 }).toBe(3);
+    expect(service.of(bobSub.endpoint).slice(1).map((push) => [push.payload.id, push.headers.urgency, push.headers.topic])).toEqual([
+      [plain.id, 'normal', `c${groupId}`],
+      [mention.id, 'high', `c${groupId}`],
+    ]);
+
+    // Muted: the group's messages push nothing, the direct conversation's still do.
+    const muted = await app.http().patch(`/api/v1/conversations/${groupId}/settings`).set(bob.auth).send({ muted: true });
+    expect(muted.status).toBe(200);
+    expect(muted.body).toMatchObject({ id: groupId, muted: true });
+    await send(app, alice, groupId, 'while muted');
+    const after = await send(app, alice, directId, 'direct while muted');
+    await expect.poll(() => service.of(bobSub.endpoint).length, { timeout: 5000 }).toBe(4);
+    expect(service.of(bobSub.endpoint)[3].payload.id).toBe(after.id);
+    await settle();
+    expect(service.of(bobSub.endpoint)).toHaveLength(4);
+    expect((await app.http().get(`/api/v1/conversations/${groupId}`).set(bob.auth)).body.muted).toBe(true);
+    expect((await app.http().get(`/api/v1/conversations/${groupId}`).set(alice.auth)).body.muted).toBe(false);
+
+    // The sender and the connected member got nothing at all.
+    expect(service.of(aliceSub.endpoint)).toEqual([]);
+    expect(service.of(carolSub.endpoint)).toEqual([]);
+    expect(service.refused).toEqual([]);
+  });
+
+  it('collapses a burst to an offline member into the newest push of its conversation', async () => {
+    const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
+    const directId = await newDirect(app, alice, bob);
+    const bobSub = await subscribe(bob);
+    // The push service is down during the burst; when it is back, one push, the newest, goes.
+    service.answer = (subscription, index) => (bobSub.endpoint.endsWith(subscription) && index === 0 ? 503 : 201);
+    const first = await send(app, alice, directId, 'burst 0');
+    await expect.poll(() => service.of(bobSub.endpoint).length, { timeout: 5000 }).toBe(1);
+    // The backoff held for the burst (a slow machine's 49 sends can outlast it).
+    await retryAt(bobSub.id, `now() + interval '1 hour'`);
+    let last = first;
+    for (let i = 1; i < 50; i++) last = await send(app, alice, directId, `burst ${i}`);
+    await retryNow(bobSub.id);
+    await expect.poll(() => service.of(bobSub.endpoint).length, { timeout: 5000 }).toBe(2);
+    await settle();
+    expect(service.of(bobSub.endpoint).map((push) => [push.payload.id, push.answered])).toEqual([
+      [first.id, 503],
+      [last.id, 201],
+    ]);
+    service.answer = () => 201;
+  });
+
+  it('retries 429 and 5xx; removes a subscription the push service answers 404 or 410 for', async () => {
+    const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
+    const directId = await newDirect(app, alice, bob);
+    const [gone, expired, flaky] = [await subscribe(bob), await subscribe(bob), await subscribe(bob)];
+    const answers = new Map([
+      [gone.endpoint, [410]],
+      [expired.endpoint, [404]],
+      [flaky.endpoint, [429, 500, 201]],
+    ]);
+    service.answer = (subscription, index) => {
+      const [, list] = [...answers].find(([endpoint]) => endpoint.endsWith(subscription)) ?? [undefined, [201]];
+      return list[Math.min(index, list.length - 1)];
+    };
+    const message = await send(app, alice, directId, 'anyone there?');
+    await expect.poll(() => service.of(flaky.endpoint).length, { timeout: 5000 }).toBe(1);
+    await retryNow(flaky.id);
+    await expect.poll(() => service.of(flaky.endpoint).length, { timeout: 5000 }).toBe(2);
+    await retryNow(flaky.id);
+    await expect.poll(() => service.of(flaky.endpoint).map((push) => push.answered), { timeout: 5000 }).toEqual([429, 500, 201]);
+    expect(service.of(flaky.endpoint).every((push) => push.payload.id === message.id)).toBe(true);
+
+    const remaining = async () => (await db.query(`SELECT id::text FROM push_subscriptions WHERE user_id = $1 ORDER BY id`, [bob.id])).rows.map((row) => row.id);
+    await expect.poll(remaining, { timeout: 5000 }).toEqual([flaky.id]);
+    expect(service.of(gone.endpoint).map((push) => push.answered)).toEqual([410]);
+    expect(service.of(expired.endpoint).map((push) => push.answered)).toEqual([404]);
+    expect((await app.http().delete(`/api/v1/push/subscriptions/${gone.id}`).set(bob.auth)).status).toBe(404);
+    service.answer = () => 201;
+  });
+
+  it('subscribes once per endpoint, and unsubscribes', async () => {
+    const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
+    const directId = await newDirect(app, alice, bob);
+    const browser = service.newBrowser();
+    const first = await app.http().post('/api/v1/push/subscriptions').set(bob.auth).send(browser);
+    const again = await app.http().post('/api/v1/push/subscriptions').set(bob.auth).send(browser);
+    expect([first.status, again.status]).toEqual([201, 200]);
+    expect(again.body).toEqual({ id: first.body.id });
+    expect((await app.http().delete(`/api/v1/push/subscriptions/${first.body.id}`).set(alice.auth)).status).toBe(404);
+    expect((await app.http().delete(`/api/v1/push/subscriptions/${first.body.id}`).set(bob.auth)).status).toBe(204);
+    await send(app, alice, directId, 'into the void');
+    await settle();
+    expect(service.of(browser.endpoint)).toEqual([]);
+  });
+});
+
+describe('push endpoints follow the webhook URL rules', () => {
+  beforeAll(async () => {
+    app = await startApp({ WEBHOOK_ALLOW_HTTP: 'false', WEBHOOK_ALLOW_PRIVATE: 'false' });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it.each([
+    ['http://93.184.216.34/push/x', 'endpoint must be https'],
+    ['https://127.0.0.1/push/x', 'non-public address (127.0.0.1)'],
+    ['https://[::ffff:127.0.0.1]/push/x', 'non-public address'],
+    ['https://169.254.169.254/push/x', 'non-public address'],
+    ['https://localhost/push/x', 'non-public address'],
+  ])('refuses %s (400)', async (endpoint, reason) => {
+    const user = await newUser(app, 'user');
+    const keys = { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') };
+    const response = await app.http().post('/api/v1/push/subscriptions').set(user.auth).send({ endpoint, keys });
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(response.body.message)).toContain(reason);
+  });
+});

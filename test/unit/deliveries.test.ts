@@ -1,0 +1,75 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { isPublicAddress, parseWebhookUrl } from '../../src/deliveries/destination.js';
+import { retryDelayMs } from '../../src/webhooks/webhook-deliverer.js';
+import { signature } from '../../src/webhooks/webhook-post.js';
+
+describe('isPublicAddress', () => {
+  it.each([
+    ['8.8.8.8', true],
+    ['93.184.216.34', true],
+    ['2606:4700::1111', true],
+    ['127.0.0.1', false],
+    ['127.255.0.9', false],
+    ['0.0.0.0', false],
+    ['10.0.0.1', false],
+    ['172.16.0.1', false],
+    ['172.31.255.255', false],
+    ['172.32.0.1', true],
+    ['192.168.0.1', false],
+    ['169.254.169.254', false],
+    ['100.64.0.1', false],
+    ['224.0.0.251', false],
+    ['255.255.255.255', false],
+    ['::', false],
+    ['::1', false],
+    ['::ffff:127.0.0.1', false],
+    ['::ffff:8.8.8.8', false],
+    ['64:ff9b::a00:1', false],
+    ['fc00::1', false],
+    ['fd12:3456::1', false],
+    ['fe80::1', false],
+    ['ff02::1', false],
+    ['not an address', false],
+  ])('%s → %s', (address, expected) => {
+    expect(isPublicAddress(address)).toBe(expected);
+  });
+});
+
+describe('parseWebhookUrl', () => {
+  const strict = { allowHttp: false, allowPrivate: false };
+  it('reads other spellings of an address as the address', () => {
+    expect(parseWebhookUrl('https://2130706433/x', strict).hostname).toBe('127.0.0.1');
+    expect(parseWebhookUrl('https://0x7f.1/x', strict).hostname).toBe('127.0.0.1');
+    expect(parseWebhookUrl('https://[::ffff:127.0.0.1]/x', strict).hostname).toBe('[::ffff:7f00:1]');
+  });
+
+  it('takes https, and http only where allowed', () => {
+    expect(() => parseWebhookUrl('http://example.com/', strict)).toThrow('url must be https');
+    expect(parseWebhookUrl('http://example.com/', { ...strict, allowHttp: true }).protocol).toBe('http:');
+    expect(() => parseWebhookUrl('file:///etc/passwd', { ...strict, allowHttp: true })).toThrow('url must be http or https');
+  });
+});
+
+describe('retryDelayMs', () => {
+  it('doubles from 5 s to at most an hour, jittered between half and all of it', () => {
+    expect([retryDelayMs(1, 0), retryDelayMs(1, 1)]).toEqual([2500, 5000]);
+    expect([retryDelayMs(3, 0), retryDelayMs(3, 1)]).toEqual([10_000, 20_000]);
+    expect(retryDelayMs(40, 1)).toBe(3_600_000);
+    expect(retryDelayMs(40, 0)).toBe(1_800_000);
+  });
+
+  it('keeps trying for more than a day before the 25 h window runs out', () => {
+    let total = 0;
+    let attempts = 0;
+    while (total < 25 * 3_600_000) total += retryDelayMs(++attempts, 0);
+    expect(attempts).toBeGreaterThan(40);
+  });
+});
+
+describe('signature', () => {
+  it('is t=<seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">', () => {
+    const mac = createHmac('sha256', 'whsec_x').update('1700000000.{"a":1}').digest('hex');
+    expect(signature('whsec_x', '{"a":1}', 1_700_000_000)).toBe(`t=1700000000,v1=${mac}`);
+  });
+});
