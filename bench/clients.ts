@@ -146,10 +146,11 @@ export class HttpClient {
   ) {}
 
   /** One JSON request. Rejects on a network error or after `timeoutMs`; any status resolves. */
-  request(method: string, path: string, token?: string, body?: unknown, timeoutMs = 10_000): Promise<HttpResult> {
+  request(method: string, path: string, token?: string, body?: unknown, timeoutMs = 10_000, headers?: Record<string, string>): Promise<HttpResult> {
     const payload = body === undefined ? '' : JSON.stringify(body);
     let request = `${method} ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n`;
     if (token) request += `Authorization: Bearer ${token}\r\n`;
+    for (const [name, value] of Object.entries(headers ?? {})) request += `${name}: ${value}\r\n`;
     if (body !== undefined) request += `Content-Type: application/json\r\n`;
     if (body !== undefined || method !== 'GET') request += `Content-Length: ${Buffer.byteLength(payload)}\r\n`;
     request += `\r\n${payload}`;

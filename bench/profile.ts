@@ -1,7 +1,7 @@
 /**
- * Summarises a V8 `.cpuprofile` (from `BENCH_SERVER_NODE_ARGS="--cpu-prof …"`) in the terms the
- * README's performance section uses: busy samples over time (to find a phase), self time per
- * function, time per package with everything it called, and who calls one function.
+ * Summarises a V8 `.cpuprofile` (from `BENCH_SERVER_NODE_ARGS="--cpu-prof …"`) in the terms
+ * docs/performance.md and bench/HISTORY.md use: busy samples over time (to find a phase), self
+ * time per function, time per package with everything it called, and who calls one function.
  *
  *   node dist-bench/profile.js <file.cpuprofile> [--from S] [--to S] [--top N] [--callers NAME]
  *

@@ -8,6 +8,7 @@ import { closedLoops, rate, type Timing } from './scenarios/common.js';
 export interface SendInput {
   senderId: string;
   tokenVersion: number;
+  sessionId: string;
   conversationId: string;
   body: string;
 }
@@ -58,12 +59,16 @@ export class BatchedSends {
         text: `SELECT item, id, conversation_id AS "conversationId", seq, change_seq AS "changeSeq", sender_id AS "senderId",
                       body, client_message_id AS "clientMessageId", created_at AS "createdAt",
                       edited_at AS "editedAt", deleted_at AS "deletedAt", member_ids AS "memberIds"
-                 FROM send_messages($1::bigint[], $2::bigint[], $3::integer[], $4::text[], $5::text[])`,
+                 FROM send_messages($1::bigint[], $2::bigint[], $3::integer[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
         values: [
           inputs.map((input) => input.conversationId),
           inputs.map((input) => input.senderId),
           inputs.map((input) => input.tokenVersion),
+          inputs.map((input) => input.sessionId),
           inputs.map((input) => input.body),
+          inputs.map(() => null),
+          // No replies; the bench's bodies name nobody, so the server passes no mentions either.
+          inputs.map(() => null),
           inputs.map(() => null),
         ],
       })

@@ -4,10 +4,17 @@ import type { Summary } from './clients.js';
 import { STALL_MS, windowsHitByStalls, type CommitProbeResult } from './commit-probe.js';
 import type { CpuUse } from './cpu.js';
 import type { RawBaselineResult } from './raw-baseline.js';
+import type { ClientLibraryResult } from './scenarios/client-library.js';
 import type { ConnectionsResult } from './scenarios/connections.js';
 import type { FanoutResult } from './scenarios/fanout.js';
 import type { FullFlowResult } from './scenarios/full-flow.js';
+import type { LiveSignalsResult } from './scenarios/live-signals.js';
+import type { LoginFloodResult } from './scenarios/login-flood.js';
+import type { DeliveriesResult } from './scenarios/deliveries.js';
+import type { ReactionsResult } from './scenarios/reactions.js';
+import type { SearchResult } from './scenarios/search.js';
 import type { PacedResult, ThroughputResult } from './scenarios/throughput.js';
+import type { UploadsResult } from './scenarios/uploads.js';
 import type { LogScan } from './server.js';
 
 /** Everything one run measured; written as JSON as is. */
@@ -31,7 +38,16 @@ export interface BenchResults {
   ratioToEachRawBaseline?: number[];
   paced?: PacedResult;
   fullFlow?: FullFlowResult;
+  uploads?: UploadsResult;
+  /** Issue 30's typing and presence load, with a K=16 sender before and during it. */
+  liveSignals?: LiveSignalsResult;
+  clientLibrary?: ClientLibraryResult;
   fanout?: FanoutResult;
+  reactions?: ReactionsResult;
+  /** Issue 31: bots' webhooks beside K senders, with all receivers up and with half failing. */
+  deliveries?: DeliveriesResult;
+  loginFlood?: LoginFloodResult;
+  search?: SearchResult;
   connections?: ConnectionsResult;
   serverLogs: Record<string, LogScan>;
   /** Phases that failed outright (an exception, not just a missed target). */
@@ -95,6 +111,47 @@ function serverMetricRows(phase: ThroughputResult): Row[] {
     rows.push({ figure: '  server messages per send statement, mean (/metrics)', measured: phase.serverSendBatchMean.toFixed(1), target: '' });
   }
   return rows;
+}
+
+/** Issue 28's uploads phase: the uploads' rate against the disk's, and what they cost the text senders. */
+function uploadRows(u: UploadsResult): Row[] {
+  const alone = u.sendersAlone;
+  const beside = u.sendersWithUploads;
+  const ratio = beside.storedToReceive.ms.p99 / alone.storedToReceive.ms.p99;
+  const clocksAgree = alone.storedToReceive.beforeStored === 0 && beside.storedToReceive.beforeStored === 0;
+  const mb = (value: number) => (Number.isNaN(value) ? '–' : value.toFixed(1));
+  return [
+    {
+      figure: `Uploads: ${u.uploaders} clients, ${mb(u.imageBytes / 2 ** 20)} MiB JPEGs with EXIF (${u.imagePixels}), beside ${int(alone.targetRate)} msg/s of text`,
+      measured: `${mb(u.uploadMegabytesPerSecond)} MB/s (${int(u.uploads)} uploads)`,
+      target: '',
+    },
+    { figure: '  upload p50 / p99 / max', measured: lat(u.uploadMs), target: '' },
+    {
+      figure: '  the disk alone: dd of the same bytes, conv=fdatasync',
+      measured: `${mb(u.disk.megabytesPerSecond)} MB/s${u.disk.error ? ` (${u.disk.error})` : ''}; uploads at ${Number.isNaN(u.disk.megabytesPerSecond) ? '–' : `${((100 * u.uploadMegabytesPerSecond) / u.disk.megabytesPerSecond).toFixed(0)}%`} of it`,
+      target: '',
+    },
+    {
+      figure: `  ${alone.senders} senders' notification stored→receive p99: alone → beside uploads`,
+      measured: `${ms(alone.storedToReceive.ms.p99)} → ${ms(beside.storedToReceive.ms.p99)} ms (${Number.isFinite(ratio) ? ratio.toFixed(2) : '–'}×)`,
+      target: '≤ 2×',
+      met: clocksAgree && ratio <= 2,
+    },
+    {
+      figure: '  their notification scheduled POST start→receive p99: alone → beside',
+      measured: `${ms(alone.notificationMs.p99)} → ${ms(beside.notificationMs.p99)} ms`,
+      target: '',
+    },
+    { figure: '  their msg/s achieved: alone → beside', measured: `${int(alone.messagesPerSecond)} → ${int(beside.messagesPerSecond)}`, target: '' },
+    ...commitProbeRow(u.databaseCommits),
+    deliveryRow({
+      lost: alone.lost + beside.lost,
+      duplicated: alone.duplicated + beside.duplicated,
+      stray: alone.stray + beside.stray,
+    }),
+    ...cpuRow(u.cpu),
+  ];
 }
 
 /** The table's rows: each scenario's figures, the targets of the issue and whether they are met. */
@@ -185,6 +242,20 @@ export function buildRows(r: BenchResults): Row[] {
     rows.push(deliveryRow(f));
     rows.push(...cpuRow(f.cpu));
   }
+  if (r.uploads) rows.push(...uploadRows(r.uploads));
+  if (r.liveSignals) rows.push(...liveSignalRows(r.liveSignals, quick));
+  if (r.clientLibrary) {
+    const c = r.clientLibrary;
+    rows.push({
+      figure: `@parley/client catch-up: ${int(c.missed)} missed in ${c.conversations} conversations`,
+      measured: `${int(c.catchUpPerSecond)} msg/s (${int(c.catchUpMs)} ms)`,
+      target: '',
+    });
+    rows.push({ figure: `  live, ${c.liveSenders} senders: POST start → message event p50 / p99 / max`, measured: lat(c.liveMs), target: '' });
+    rows.push({ figure: '  live messages emitted', measured: `${int(c.liveMessagesPerSecond)} msg/s`, target: '' });
+    rows.push({ ...deliveryRow(c), figure: '  lost / emitted twice (out of order)' });
+    rows.push(...cpuRow(c.cpu));
+  }
   if (r.fanout) {
     const f = r.fanout;
     rows.push({
@@ -203,6 +274,97 @@ export function buildRows(r: BenchResults): Row[] {
         target: '',
       });
     }
+    rows.push(deliveryRow(f));
+    rows.push(...cpuRow(f.cpu));
+  }
+  if (r.deliveries) {
+    const d = r.deliveries;
+    rows.push({
+      figure: `Deliveries: ${int(d.bots)} bots with webhooks on a local receiver, K=${d.senders} senders into their groups`,
+      measured: `senders lose ${d.senderLossPercent.toFixed(1)}%`,
+      target: '≤ 20%',
+      met: d.senderLossPercent <= 20,
+    });
+    for (const run of [d.without, d.withWebhooks, d.halfFailing]) {
+      rows.push({
+        figure: `  ${run.label}: send msg/s; notification stored→receive p99`,
+        measured: `${int(run.messagesPerSecond)} msg/s; ${ms(run.storedToReceive.ms.p99)} ms`,
+        target: '',
+      });
+      if (run.label === d.without.label) continue;
+      rows.push({
+        figure: `  ${run.label}: webhook deliveries/s; from commit p50 / p99 / max`,
+        measured: `${int(run.deliveriesPerSecond)} /s; ${lat(run.deliveryMs)}`,
+        target: '',
+      });
+      rows.push({
+        figure: `  ${run.label}: answered 500; healthy bots' frames undelivered (drain ms)`,
+        measured: `${int(run.refused)}; ${int(run.undelivered)} (${int(run.drainMs)} ms)`,
+        target: '',
+      });
+    }
+    rows.push(...cpuRow(d.cpu));
+  }
+  if (r.reactions) {
+    const x = r.reactions;
+    rows.push({
+      figure: `Reactions: ${x.togglers} users toggling on ${x.hotMessages} hot messages of one group`,
+      measured: `${int(x.togglesPerSecond)} toggles/s`,
+      target: '≥ 3,000 toggles/s',
+      met: x.togglesPerSecond >= 3000,
+    });
+    rows.push({ figure: '  HTTP p50 / p99 / max', measured: lat(x.httpMs), target: '' });
+    rows.push({
+      figure: `  message.updated, toggle start→receive p50 / p99 / max (a probe's ${int(x.probeToggles)} toggles amid the load)`,
+      measured: lat(x.notificationMs),
+      target: '',
+    });
+    rows.push({
+      figure: `  hot-message frames at one of ${x.watchers} watching sockets; toggles per frame`,
+      measured: `${int(x.hotFramesPerSecond)} /s; ${Number.isNaN(x.togglesPerFrame) ? '–' : x.togglesPerFrame.toFixed(1)}`,
+      target: '',
+    });
+    rows.push({
+      figure: '  hot messages whose counts differ from the toggles answered',
+      measured: `${x.countMismatches} of ${x.hotMessages}`,
+      target: '0',
+      met: x.countMismatches === 0,
+    });
+    rows.push(deliveryRow(x));
+    rows.push(...cpuRow(x.cpu));
+  }
+  if (r.search) {
+    const s = r.search;
+    rows.push({
+      figure: `Search, ${s.searchers} closed loops as ${int(s.users)} users in turn`,
+      measured: `p50 ${ms(s.searchMs.p50)} / p99 ${ms(s.searchMs.p99)} / max ${ms(s.searchMs.max)} ms`,
+      target: 'p99 ≤ 50 ms',
+      met: s.searchMs.count > 0 && s.searchMs.p99 <= 50,
+    });
+    rows.push({ figure: '  searches/s; that found something', measured: `${int(s.searchesPerSecond)} /s; ${int(s.withResults)} of ${int(s.searches)}`, target: '' });
+    for (const [q, summary] of Object.entries(s.byQuery)) {
+      rows.push({ figure: `  q=${q} p50 / p99 / max`, measured: lat(summary), target: '' });
+    }
+    rows.push({ figure: '  errors', measured: int(s.errors.total), target: '0', met: s.errors.total === 0 });
+    rows.push(...cpuRow(s.cpu));
+  }
+  if (r.loginFlood) {
+    const f = r.loginFlood;
+    rows.push({
+      figure: `Login flood: ${f.clients} clients from ${f.clients} addresses, scrypt N=2^${Math.log2(f.scryptCost)}`,
+      measured: `${f.flood.loginsPerSecond.toFixed(1)} logins/s; ${int(f.flood.refused)} answered 503 in ${int(f.measureMs / 1000)} s`,
+      target: '',
+    });
+    rows.push({ figure: '  login 200 p50 / p99 / max', measured: lat(f.flood.loginMs), target: '' });
+    rows.push({ figure: '  login 503 p50 / p99 / max', measured: lat(f.flood.refusedMs), target: '' });
+    const beside = (quiet: Summary, flood: Summary) => `${ms(quiet.p99)} → ${ms(flood.p99)} ms`;
+    rows.push({ figure: '  GET / (the page) p99: without → during the flood', measured: beside(f.quiet.pageMs, f.flood.pageMs), target: '' });
+    rows.push({ figure: '  a sender\'s POST p99: without → during', measured: beside(f.quiet.sendMs, f.flood.sendMs), target: '' });
+    rows.push({
+      figure: '  its notification POST start→receive p99: without → during',
+      measured: beside(f.quiet.notificationMs, f.flood.notificationMs),
+      target: '',
+    });
     rows.push(deliveryRow(f));
     rows.push(...cpuRow(f.cpu));
   }
@@ -237,6 +399,54 @@ export function buildRows(r: BenchResults): Row[] {
     });
     rows.push(...cpuRow(c.cpu));
   }
+  return rows;
+}
+
+/** Issue 30's live-signals phase. */
+function liveSignalRows(l: LiveSignalsResult, quick: boolean): Row[] {
+  const perSecond = (value: number | undefined) => (value === undefined ? '–' : `${int(value)} /s`);
+  const rows: Row[] = [
+    {
+      figure: `Live signals: ${int(l.users)} users in ${int(l.conversations)} conversations of ${l.conversationSize.min}–${l.conversationSize.max}, ${l.instances} instance(s)`,
+      measured: `${int(l.framesDeliveredPerSecond)} frames delivered/s`,
+      target: quick ? '(15,000 users in full mode)' : '',
+    },
+    {
+      figure: `  ${int(l.typers)} typing (1 / ${(l.typingEveryMs / 1000).toFixed(1)} s), ${int(l.churnPerSecond)}/s connecting or disconnecting`,
+      measured: `${int(l.typingSent)} typing sent, ${int(l.typingReceived)} received; ${int(l.connects)} connects, ${int(l.disconnects)} disconnects in ${(l.measuredMs / 1000).toFixed(1)} s`,
+      target: '',
+    },
+    {
+      figure: '  typing delivery p50 / p99 / max',
+      measured: lat(l.typingMs),
+      target: 'p99 ≤ 50 ms',
+      met: l.typingMs.count > 0 && l.typingMs.p99 <= 50,
+    },
+    { figure: '  presence announcements (servers) / presence frames received', measured: `${perSecond(l.presenceAnnouncementsPerSecond)} / ${int(l.presenceReceived)}`, target: '' },
+    { figure: '  typing signals passed on (servers); dropped by the 2 s limit', measured: `${perSecond(l.typingPassedPerSecond)}; ${int(l.typingLimited)}`, target: '' },
+    { figure: '  Redis commands/s (all of Redis)', measured: l.redisCommandsPerSecond === undefined ? '– (no Redis)' : perSecond(l.redisCommandsPerSecond), target: '' },
+    { figure: '  stray frames (to a user sharing no conversation)', measured: `${l.stray}`, target: '0', met: l.stray === 0 },
+  ];
+  if (l.baseline && l.underLoad) {
+    const ratio = l.p99Ratio;
+    rows.push({
+      figure: `  K=${l.baseline.senders} notification POST start→receive p99: without → with the load`,
+      measured: `${ms(l.baseline.notificationMs.p99)} → ${ms(l.underLoad.notificationMs.p99)} ms (×${ratio === undefined ? '–' : ratio.toFixed(2)})`,
+      target: '≤ 1.5×',
+      met: ratio !== undefined && ratio <= 1.5,
+    });
+    rows.push({
+      figure: `  K=${l.baseline.senders} msg/s without → with; stored→receive p99`,
+      measured: `${int(l.baseline.messagesPerSecond)} → ${int(l.underLoad.messagesPerSecond)}; ${ms(l.baseline.storedToReceive.ms.p99)} → ${ms(l.underLoad.storedToReceive.ms.p99)} ms`,
+      target: '',
+    });
+    rows.push(deliveryRow({
+      lost: l.baseline.lost + l.underLoad.lost,
+      duplicated: l.baseline.duplicated + l.underLoad.duplicated,
+      stray: l.baseline.stray + l.underLoad.stray,
+    }));
+  }
+  rows.push(...cpuRow(l.cpu));
   return rows;
 }
 

@@ -10,7 +10,7 @@
  * a phase failed; missed targets are reported, not failed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -21,10 +21,17 @@ import { rawBaseline } from './raw-baseline.js';
 import { buildRows, ratioToBaselines, renderTable, writeResults, type BenchResults } from './report.js';
 import { FULL_TIMING, QUICK_TIMING, type BenchContext } from './scenarios/common.js';
 import { connections } from './scenarios/connections.js';
+import { deliveries } from './scenarios/deliveries.js';
 import { fanout } from './scenarios/fanout.js';
+import { clientLibrary } from './scenarios/client-library.js';
 import { fullFlow } from './scenarios/full-flow.js';
+import { liveSignals } from './scenarios/live-signals.js';
+import { loginFlood } from './scenarios/login-flood.js';
 import { pairSockets, setupPairs, type Pair } from './scenarios/pairs.js';
+import { reactions } from './scenarios/reactions.js';
+import { search } from './scenarios/search.js';
 import { paced, throughput } from './scenarios/throughput.js';
+import { uploads } from './scenarios/uploads.js';
 import {
   ROOT,
   SERVER_DIR,
@@ -76,11 +83,32 @@ function plan(quick: boolean) {
     /** Sockets opened on the fresh instance before the measured ones (see scenarios/connections.ts). */
     connectWarmup: quick ? 1000 : 3000,
     connectConcurrency: 200,
+    /** @parley/client: senders (each in a direct conversation with the client's user), and messages sent while it is away. */
+    clientLibrarySenders: 16,
+    clientLibraryMissed: quick ? 2000 : 10_000,
+    /** Clients logging in at once in the login flood (issue 34's 40 from 40 addresses). */
+    loginFloodClients: 40,
+    /** Connected users of the live-signals phase (issue 30's 15,000). */
+    liveSignalUsers: quick ? 2000 : 15_000,
+    /** The sender count whose notification p99 the live-signals load must not raise past 1.5×. */
+    liveSignalSenders: 16,
+    /** Issue 29's reactions phase: users toggling reactions on hot messages of one group. */
+    reactionTogglers: 64,
+    reactionHotMessages: 16,
+    /** Issue 28's uploads phase: clients uploading 1 MiB photos beside the paced text senders. */
+    uploaders: 16,
+    /** Issue 31's deliveries phase: bots with webhooks, and the senders into their groups. */
+    deliveryBots: quick ? 200 : 1000,
+    deliverySenders: 16,
+    /** Closed loops searching at once in the search phase. */
+    searchers: 4,
   };
 }
 
 /** Server settings the caller may override from its environment (e.g. DATABASE_POOL_SIZE=20 npm run bench). */
-const PASS_THROUGH = /^(DATABASE_POOL_SIZE|LOG_LEVEL|LOG_FORMAT|WS_[A-Z_]+|ACCESS_TOKEN_TTL_SECONDS)$/;
+const PASS_THROUGH = /^(DATABASE_POOL_SIZE|LOG_LEVEL|LOG_FORMAT|WS_[A-Z_]+|ATTACHMENT_[A-Z_]+|ACCESS_TOKEN_TTL_SECONDS|PASSWORD_HASH_THREADS|PASSWORD_HASH_QUEUE)$/;
+/** The login flood's server hashes at the default cost (SCRYPT_COST), not the other phases' cheap one. */
+const LOGIN_FLOOD_SCRYPT_COST = 2 ** 17;
 /** The server's default DATABASE_POOL_SIZE (src/config/app-config.ts); passed explicitly, so both sides agree. */
 const DEFAULT_POOL_SIZE = 10;
 
@@ -211,8 +239,12 @@ async function main(): Promise<number> {
     cleanups.push(() => storeClock.close());
 
     const jwtSecret = randomSecret();
+    // Attachments on the checkout's own disk (not /tmp, which may be memory), removed afterwards.
+    const storageDir = path.join(ROOT, 'data', `bench-storage-${process.pid}`);
+    mkdirSync(storageDir, { recursive: true });
+    cleanups.push(async () => rmSync(storageDir, { recursive: true, force: true }));
     const redisUrl = options.redis ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined;
-    const start = async (instance: string) => {
+    const start = async (instance: string, env: Record<string, string> = {}) => {
       const server = await startServer(
         instance,
         {
@@ -221,7 +253,8 @@ async function main(): Promise<number> {
           poolSize,
           redisUrl,
           // Its own channel prefix, so a shared Redis (tests, other runs) neither sees nor sends its traffic.
-          env: { ...passed, ...(redisUrl ? { REDIS_CHANNEL_PREFIX: `parley_bench_${process.pid}` } : {}) },
+          // Webhooks go to the deliveries phase's receiver on 127.0.0.1.
+          env: { ...passed, STORAGE_DIR: storageDir, WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true', ...(redisUrl ? { REDIS_CHANNEL_PREFIX: `parley_bench_${process.pid}` } : {}), ...env },
         },
         resultsDir,
       );
@@ -235,7 +268,9 @@ async function main(): Promise<number> {
     const b = servers[1] ?? a;
 
     const pairCount = Math.max(...p.senderCounts, p.pacedSenders, p.fullFlowSenders, p.rawLoops);
-    const userCount = 2 * pairCount + p.groupMembers + p.idleSockets + p.connectWarmup;
+    // The reactions group: its owner (who watches), a probe and the togglers.
+    const reactionUsers = p.reactionTogglers + 2;
+    const userCount = 2 * pairCount + p.groupMembers + reactionUsers + p.idleSockets + p.connectWarmup + p.uploaders + p.liveSignalUsers;
     const users = await seedUsers(db.url, userCount, jwtSecret, 4 * 3600);
     log(`seeded ${users.length} users with SQL and minted their tokens`);
 
@@ -255,7 +290,13 @@ async function main(): Promise<number> {
     const ctx: BenchContext = { quick: options.quick, api: a, senderWs: a, recipientWs: b, http, storeClock, timing: p.timing, log };
     const pairUsers = users.slice(0, 2 * pairCount);
     const groupUsers = users.slice(2 * pairCount, 2 * pairCount + p.groupMembers);
-    const idleUsers = users.slice(2 * pairCount + p.groupMembers);
+    const reactionGroupUsers = users.slice(2 * pairCount + p.groupMembers, 2 * pairCount + p.groupMembers + reactionUsers);
+    const idleStart = 2 * pairCount + p.groupMembers + reactionUsers;
+    const idleUsers = users.slice(idleStart, idleStart + p.idleSockets + p.connectWarmup);
+    const uploaderStart = idleStart + p.idleSockets + p.connectWarmup;
+    const uploaderUsers = users.slice(uploaderStart, uploaderStart + p.uploaders);
+    // Users of their own, in conversations: the connections phase's users are in none, as before.
+    const signalUsers = users.slice(users.length - p.liveSignalUsers);
 
     let pairs: Pair[] | undefined;
     try {
@@ -270,6 +311,7 @@ async function main(): Promise<number> {
       const rawInputs = pairs.slice(0, p.rawLoops).map((pair) => ({
         senderId: pair.sender.id,
         tokenVersion: pair.sender.tokenVersion,
+        sessionId: pair.sender.sessionId,
         conversationId: pair.conversationId,
       }));
       const runRawBaseline = async (when: 'before' | 'after') => {
@@ -325,7 +367,32 @@ async function main(): Promise<number> {
       } catch (error) {
         fail('full flow', error);
       }
-      closeSockets(pairSockets(pairs));
+
+      try {
+        const reader = pairs[0].recipient;
+        const senders = pairs.slice(1, 1 + p.clientLibrarySenders).map((pair) => pair.sender);
+        results.clientLibrary = await withCpu(() => clientLibrary(ctx, reader, senders, p.clientLibraryMissed));
+        const c = results.clientLibrary;
+        log(
+          `client library: caught up ${c.missed} in ${Math.round(c.catchUpMs)} ms, live p99 ${c.liveMs.p99.toFixed(1)} ms, ` +
+            `lost ${c.lost}, duplicated ${c.duplicated}, out of order ${c.stray}`,
+        );
+      } catch (error) {
+        fail('client library', error);
+      }
+
+      try {
+        results.uploads = await withCpu(() =>
+          withCommitProbe(db.url, () => uploads(ctx, pairs, uploaderUsers, p.pacedSenders, p.pacedRate, storageDir)),
+        );
+        const u = results.uploads;
+        log(
+          `uploads: ${u.uploadMegabytesPerSecond.toFixed(1)} MB/s (dd ${u.disk.megabytesPerSecond.toFixed(1)} MB/s); senders' stored→receive p99 ` +
+            `${u.sendersAlone.storedToReceive.ms.p99.toFixed(2)} → ${u.sendersWithUploads.storedToReceive.ms.p99.toFixed(2)} ms`,
+        );
+      } catch (error) {
+        fail('uploads', error);
+      }
     }
 
     try {
@@ -333,6 +400,50 @@ async function main(): Promise<number> {
       log(`fan-out to ${p.groupMembers}: p50 ${results.fanout.lastMemberMs.p50.toFixed(1)} ms, p99 ${results.fanout.lastMemberMs.p99.toFixed(1)} ms`);
     } catch (error) {
       fail('fan-out', error);
+    }
+
+    try {
+      results.reactions = await withCpu(() => reactions(ctx, reactionGroupUsers, p.reactionHotMessages));
+      const r = results.reactions;
+      log(
+        `reactions: ${Math.round(r.togglesPerSecond)} toggles/s on ${r.hotMessages} hot messages, message.updated p99 ${r.notificationMs.p99.toFixed(1)} ms, ` +
+          `${r.togglesPerFrame.toFixed(1)} toggles per frame, ${r.countMismatches} count mismatches`,
+      );
+    } catch (error) {
+      fail('reactions', error);
+    }
+
+    try {
+      // Over what the phases before left: the pairs' direct conversations and the fan-out group.
+      const searchers = [...pairUsers, ...groupUsers];
+      results.search = await withCpu(() => search(ctx, searchers, p.searchers));
+      const s = results.search;
+      log(`search: ${Math.round(s.searchesPerSecond)} searches/s, p50 ${s.searchMs.p50.toFixed(1)} ms, p99 ${s.searchMs.p99.toFixed(1)} ms`);
+    } catch (error) {
+      fail('search', error);
+    }
+
+    if (pairs) {
+      try {
+        results.deliveries = await withCpu(() => deliveries(ctx, db.url, pairs!, p.deliveryBots, p.deliverySenders));
+        log(`deliveries: senders lose ${results.deliveries.senderLossPercent.toFixed(1)}% with the webhooks`);
+      } catch (error) {
+        fail('deliveries', error);
+      }
+    }
+
+    try {
+      // An instance of its own at the real hashing cost; X-Forwarded-For gives each client its address.
+      const logins = await start('logins', { SCRYPT_COST: String(LOGIN_FLOOD_SCRYPT_COST), TRUST_PROXY: 'loopback' });
+      results.loginFlood = await withCpu(() => loginFlood(logins, p.timing, p.loginFloodClients, LOGIN_FLOOD_SCRYPT_COST));
+      await logins.stop();
+      const f = results.loginFlood;
+      log(
+        `login flood: ${f.flood.loginsPerSecond.toFixed(1)} logins/s, ${f.flood.refused} answered 503; page p99 ${f.quiet.pageMs.p99.toFixed(1)} → ${f.flood.pageMs.p99.toFixed(1)} ms, ` +
+          `send p99 ${f.quiet.sendMs.p99.toFixed(1)} → ${f.flood.sendMs.p99.toFixed(1)} ms`,
+      );
+    } catch (error) {
+      fail('login flood', error);
     }
 
     try {
@@ -348,6 +459,25 @@ async function main(): Promise<number> {
     } catch (error) {
       fail('connections', error);
     }
+
+    // Last: its sockets' going (each announced offline 10 s later) must not fall into another
+    // phase. The pairs' sockets stayed open, idle, for its K=16 sender.
+    if (pairs) {
+      try {
+        const instances = options.instances === 2 ? [a, b] : [a];
+        results.liveSignals = await withCpu(() =>
+          liveSignals(ctx, signalUsers, pairs!, { servers: instances, redisUrl, senders: p.liveSignalSenders }),
+        );
+        const l = results.liveSignals;
+        log(
+          `live signals: ${Math.round(l.framesDeliveredPerSecond)} frames/s delivered, typing p99 ${l.typingMs.p99.toFixed(1)} ms, ` +
+            `K=${p.liveSignalSenders} notification p99 ×${l.p99Ratio?.toFixed(2) ?? '–'} under the load`,
+        );
+      } catch (error) {
+        fail('live signals', error);
+      }
+      closeSockets(pairSockets(pairs));
+    }
   } catch (error) {
     fail('setup', error);
   } finally {
@@ -362,15 +492,41 @@ async function main(): Promise<number> {
   results.finishedAt = new Date().toISOString();
   results.machine.loadAverageAtEnd = os.loadavg().map((value) => Number(value.toFixed(2)));
   results.rows = buildRows(results);
-  const phases = [...results.throughput, results.paced, results.fullFlow, results.fanout].filter((phase) => phase !== undefined);
+  const phases = [
+    ...results.throughput,
+    results.paced,
+    results.fullFlow,
+    results.clientLibrary,
+    results.uploads?.sendersAlone,
+    results.uploads?.sendersWithUploads,
+    results.liveSignals?.baseline,
+    results.liveSignals?.underLoad,
+    results.fanout,
+    results.reactions,
+    results.loginFlood,
+    results.deliveries?.without,
+    results.deliveries?.withWebhooks,
+    results.deliveries?.halfFailing,
+  ].filter((phase) => phase !== undefined);
   // A frame whose message is not in the database would be a notification of an uncommitted write.
-  const notStored = [...results.throughput, results.paced].reduce((sum, phase) => sum + (phase?.storedToReceive.missing ?? 0), 0);
+  const notStored = [...results.throughput, results.paced, results.uploads?.sendersAlone, results.uploads?.sendersWithUploads].reduce(
+    (sum, phase) => sum + (phase?.storedToReceive.missing ?? 0),
+    0,
+  );
   if (notStored > 0) results.failures.push(`${notStored} notifications arrived for messages not found in the database`);
-  results.deliveryProblems = phases.reduce((sum, phase) => sum + phase.lost + phase.duplicated + phase.stray, 0) + notStored;
+  // Reaction counts that are not what the answered toggles add up to: a lost or doubled toggle.
+  if (results.reactions && results.reactions.countMismatches > 0) {
+    results.failures.push(`${results.reactions.countMismatches} hot messages show reaction counts other than the toggles answered`);
+  }
+  results.deliveryProblems =
+    phases.reduce((sum, phase) => sum + phase.lost + phase.duplicated + phase.stray, 0) + notStored + (results.liveSignals?.stray ?? 0);
   results.requestErrors =
     phases.reduce((sum, phase) => sum + phase.errors.total, 0) +
+    (results.liveSignals?.errors.total ?? 0) +
     results.rawBaselines.reduce((sum, raw) => sum + raw.errors.total, 0) +
-    (results.connections?.errors.total ?? 0);
+    (results.uploads?.errors.total ?? 0) +
+    (results.connections?.errors.total ?? 0) +
+    (results.search?.errors.total ?? 0);
   const written = writeResults(resultsDir, name, results);
 
   console.log('');
@@ -386,7 +542,10 @@ async function main(): Promise<number> {
     ...results.failures.map((failure) => `phase failed: ${failure}`),
     ...phases.flatMap((phase) => [...phase.errors.samples, ...phase.deliverySamples]),
     ...results.rawBaselines.flatMap((raw) => raw.errors.samples),
+    ...(results.uploads?.errors.samples ?? []),
     ...(results.connections?.errors.samples ?? []),
+    ...(results.liveSignals ? [...results.liveSignals.errors.samples, ...results.liveSignals.samples] : []),
+    ...(results.search?.errors.samples ?? []),
   ];
   for (const problem of problems) console.log(`PROBLEM ${problem}`);
   console.log(`Load average at start ${results.machine.loadAverageAtStart}, at end ${results.machine.loadAverageAtEnd}.`);

@@ -111,6 +111,9 @@ export interface ServerSettings {
   serverDir?: string;
 }
 
+/** The server's METRICS_TOKEN: /metrics answers only requests that carry it. */
+const METRICS_TOKEN = randomSecret();
+
 /**
  * The environment the server runs with: production, its own port, rate limits far above the
  * load (they stay enabled, so their bookkeeping is still in the path), cheap scrypt (only the
@@ -130,7 +133,9 @@ export function serverEnv(settings: ServerSettings, port: number): Record<string
     RATE_LIMIT_SEND_PER_ADDRESS: '1000000/1',
     RATE_LIMIT_LOGIN_PER_ADDRESS: '1000000/1',
     RATE_LIMIT_LOGIN_PER_USERNAME: '1000000/1',
+    RATE_LIMIT_LOGIN_PER_USERNAME_GLOBAL: '1000000/1',
     RATE_LIMIT_REGISTER_PER_ADDRESS: '1000000/1',
+    METRICS_TOKEN,
     ...(settings.redisUrl ? { REDIS_URL: settings.redisUrl } : {}),
     ...settings.env,
   };
@@ -251,26 +256,40 @@ export function scanLog(file: string): LogScan {
 export interface BenchUser {
   id: string;
   tokenVersion: number;
+  /** The session the token names (`sid`): the server checks it is live on every request. */
+  sessionId: string;
   token: string;
 }
 
 /**
- * Creates `count` users with one SQL statement (registering thousands through the API would
- * spend minutes in scrypt). They cannot log in (the password hash is not a valid one); they
- * authenticate with tokens minted below.
+ * Creates `count` users, and a session for each, with one SQL statement (registering thousands
+ * through the API would spend minutes in scrypt). They cannot log in (the password hash is not
+ * a valid one); they authenticate with tokens minted below, naming their session.
  */
 export async function seedUsers(url: string, count: number, jwtSecret: string, ttlSeconds: number): Promise<BenchUser[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ id: string; token_version: number }>(
-      `INSERT INTO users (username, display_name, password_hash)
-       SELECT 'bench_' || g, 'Bench user ' || g, '!bench-no-login' FROM generate_series(1, $1::int) AS g
-       RETURNING id::text, token_version`,
-      [count],
+    const { rows } = await client.query<{ id: string; token_version: number; session_id: string }>(
+      `WITH users_made AS (
+         INSERT INTO users (username, display_name, password_hash)
+         SELECT 'bench_' || g, 'Bench user ' || g, '!bench-no-login' FROM generate_series(1, $1::int) AS g
+         RETURNING id, token_version
+       ), sessions_made AS (
+         INSERT INTO sessions (user_id, token_version, user_agent, expires_at)
+         SELECT id, token_version, 'bench', now() + make_interval(secs => $2) FROM users_made
+         RETURNING id, user_id
+       )
+       SELECT u.id::text, u.token_version, s.id::text AS session_id FROM users_made u JOIN sessions_made s ON s.user_id = u.id`,
+      [count, ttlSeconds],
     );
     rows.sort((a, b) => Number(a.id) - Number(b.id));
-    return rows.map((row) => ({ id: row.id, tokenVersion: row.token_version, token: mintToken(jwtSecret, row.id, row.token_version, ttlSeconds) }));
+    return rows.map((row) => ({
+      id: row.id,
+      tokenVersion: row.token_version,
+      sessionId: row.session_id,
+      token: mintToken(jwtSecret, row.id, row.token_version, row.session_id, ttlSeconds),
+    }));
   } finally {
     await client.end();
   }
@@ -278,13 +297,13 @@ export async function seedUsers(url: string, count: number, jwtSecret: string, t
 
 /**
  * An access token as the server's JwtModule issues it: HS256 (the only algorithm it verifies),
- * claims `{sub, tv}` plus `iat` and `exp` (jsonwebtoken checks `exp`; the server signs with
+ * claims `{sub, tv, sid}` plus `iat` and `exp` (jsonwebtoken checks `exp`; the server signs with
  * expiresIn = ACCESS_TOKEN_TTL_SECONDS).
  */
-export function mintToken(secret: string, userId: string, tokenVersion: number, ttlSeconds: number): string {
+export function mintToken(secret: string, userId: string, tokenVersion: number, sessionId: string, ttlSeconds: number): string {
   const iat = Math.floor(Date.now() / 1000);
   const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
-  const payload = Buffer.from(JSON.stringify({ sub: userId, tv: tokenVersion, iat, exp: iat + ttlSeconds })).toString('base64url');
+  const payload = Buffer.from(JSON.stringify({ sub: userId, tv: tokenVersion, sid: sessionId, iat, exp: iat + ttlSeconds })).toString('base64url');
   const signature = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
   return `${header}.${payload}.${signature}`;
 }
@@ -305,13 +324,29 @@ export interface MetricsSample {
   /** Requests answered with a 5xx, from parley_http_request_duration_seconds_count. */
   http5xx: number;
   wsConnections: number;
+  /** parley_presence_announcements_total (all statuses). */
+  presenceAnnouncements: number;
+  /** parley_typing_frames_total by outcome. */
+  typingPassed: number;
+  typingLimited: number;
   present: boolean;
 }
 
 /** Reads the few series the report uses; absent metrics read as zero with present=false. */
 export async function scrapeMetrics(server: ServerInstance): Promise<MetricsSample> {
-  const sample: MetricsSample = { notifySum: 0, notifyCount: 0, batchSum: 0, batchCount: 0, http5xx: 0, wsConnections: 0, present: false };
-  const result = await server.http.request('GET', '/metrics').catch(() => undefined);
+  const sample: MetricsSample = {
+    notifySum: 0,
+    notifyCount: 0,
+    batchSum: 0,
+    batchCount: 0,
+    http5xx: 0,
+    wsConnections: 0,
+    presenceAnnouncements: 0,
+    typingPassed: 0,
+    typingLimited: 0,
+    present: false,
+  };
+  const result = await server.http.request('GET', '/metrics', METRICS_TOKEN).catch(() => undefined);
   if (!result || result.status !== 200 || typeof result.body !== 'string') return sample;
   for (const line of result.body.split('\n')) {
     if (line.startsWith('#')) continue;
@@ -330,6 +365,12 @@ export async function scrapeMetrics(server: ServerInstance): Promise<MetricsSamp
       sample.http5xx += value;
     } else if (series.startsWith('parley_ws_connections')) {
       sample.wsConnections += value;
+    } else if (series.startsWith('parley_presence_announcements_total')) {
+      sample.presenceAnnouncements += value;
+    } else if (series.startsWith('parley_typing_frames_total') && series.includes('outcome="passed"')) {
+      sample.typingPassed += value;
+    } else if (series.startsWith('parley_typing_frames_total') && series.includes('outcome="limited"')) {
+      sample.typingLimited += value;
     }
   }
   return sample;

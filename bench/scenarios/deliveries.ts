@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { ErrorCounter, sleep, summarize, type Summary } from '../clients.js';
+import type { CpuUse } from '../cpu.js';
+import { closedLoops, rate, settleAndCheck, storedToReceive, type BenchContext, type SentMessage, type StoredToReceive } from './common.js';
+import { pairSockets, type Pair } from './pairs.js';
+
+/** One run of the K senders, with or without the bots' webhooks. */
+export interface DeliveriesRun {
+  label: string;
+  messagesPerSecond: number;
+  httpMs: Summary;
+  storedToReceive: StoredToReceive;
+  lost: number;
+  duplicated: number;
+  stray: number;
+  /** Webhook deliveries of `message.created` that the receiver answered 2xx, and the rate over the measured window. */
+  delivered: number;
+  deliveriesPerSecond: number;
+  /** Arrival at the receiver minus the message's store in PostgreSQL (its commit, near enough). */
+  deliveryMs: Summary;
+  /** Requests the receiver answered 500 (the failing half). */
+  refused: number;
+  /** After the senders stopped, how long until every message of a healthy bot had arrived (or the wait gave up). */
+  drainMs: number;
+  /** Messages of healthy bots that never arrived within the wait. */
+  undelivered: number;
+  errors: ReturnType<ErrorCounter['toJSON']>;
+  deliverySamples: string[];
+}
+
+export interface DeliveriesResult {
+  bots: number;
+  senders: number;
+  without: DeliveriesRun;
+  withWebhooks: DeliveriesRun;
+  halfFailing: DeliveriesRun;
+  /** Senders' msg/s with webhooks over without, as a loss in percent (target: at most 20). */
+  senderLossPercent: number;
+  cpu?: CpuUse;
+}
+
+/** The bots' receiver: records when each message's frame first arrived; answers 500 for the bots told to fail. */
+class Receiver {
+  readonly arrivals = new Map<string, number>();
+  readonly failing = new Set<string>();
+  delivered = 0;
+  refused = 0;
+  private readonly server: Server;
+
+  constructor() {
+    this.server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const botId = request.url!.split('/').pop()!;
+        if (this.failing.has(botId)) {
+          this.refused++;
+          return void response.writeHead(500).end();
+        }
+        const frame = JSON.parse(Buffer.concat(chunks).toString());
+        if (frame.type === 'message.created') {
+          this.delivered++;
+          if (!this.arrivals.has(frame.id)) this.arrivals.set(frame.id, performance.now());
+        }
+        response.writeHead(204).end();
+      });
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+  }
+
+  reset(): void {
+    this.arrivals.clear();
+    this.delivered = 0;
+    this.refused = 0;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+interface BotConversation {
+  pair: Pair;
+  botId: string;
+  conversationId: string;
+}
+
+/**
+ * Issue 31's deliveries phase: `botCount` bots, each in a group of its own with one of the K
+ * senders and its recipient; the K senders send round-robin into their bots' groups, first with
+ * no webhooks, then with every bot's webhook on a local receiver, then with half the receivers
+ * answering 500. Each message is one webhook delivery (a bot gets its own group's frames).
+ */
+export async function deliveries(ctx: BenchContext, databaseUrl: string, pairs: Pair[], botCount: number, senders: number): Promise<DeliveriesResult> {
+  const receiver = new Receiver();
+  const url = await receiver.listen();
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const used = pairs.slice(0, senders);
+    const conversations = await makeBotGroups(ctx, db, used, botCount);
+    ctx.log(`deliveries: ${conversations.length} bots in groups of their own`);
+    const without = await run(ctx, 'without webhooks', used, conversations, receiver, false);
+    await db.query(
+      `WITH hooks AS (
+         INSERT INTO webhooks (bot_id, url, secret) SELECT b, $2 || '/' || b, $3 FROM unnest($1::bigint[]) b
+       ) UPDATE conversation_members SET webhook = true WHERE user_id = ANY ($1::bigint[])`,
+      [conversations.map((c) => c.botId), url, randomBytes(16).toString('hex')],
+    );
+    const withWebhooks = await run(ctx, 'with webhooks', used, conversations, receiver, true);
+    conversations.forEach((c, i) => i % 2 === 0 && receiver.failing.add(c.botId));
+    const halfFailing = await run(ctx, 'half the receivers answering 500', used, conversations, receiver, true);
+    // Nothing of this phase may go on retrying behind the next ones.
+    await db.query(`DELETE FROM webhooks WHERE bot_id = ANY ($1::bigint[])`, [conversations.map((c) => c.botId)]);
+    await db.query(`DELETE FROM graphile_worker._private_jobs WHERE key LIKE 'webhook:%'`);
+    return {
+      bots: conversations.length,
+      senders,
+      without,
+      withWebhooks,
+      halfFailing,
+      senderLossPercent: 100 * (1 - withWebhooks.messagesPerSecond / without.messagesPerSecond),
+    };
+  } finally {
+    await db.end();
+    await receiver.close();
+  }
+}
+
+/** The bots (by SQL, as the users are seeded) and their groups (through the API, as a client makes them). */
+async function makeBotGroups(ctx: BenchContext, db: pg.Client, pairs: Pair[], botCount: number): Promise<BotConversation[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO users (username, display_name, password_hash, bot, owner_id)
+     SELECT 'bench_bot_' || g || '_' || $3, 'Bench bot ' || g, '!bot', true, $2 FROM generate_series(1, $1::int) g
+     RETURNING id::text`,
+    [botCount, pairs[0].sender.id, randomBytes(3).toString('hex')],
+  );
+  const errors = new ErrorCounter();
+  const made: (BotConversation | undefined)[] = new Array(rows.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      for (let i = next++; i < rows.length; i = next++) {
+        const pair = pairs[i % pairs.length];
+        const result = await ctx.http.request('POST', '/api/v1/conversations', pair.sender.token, {
+          type: 'group',
+          title: `bot ${i}`,
+          memberIds: [pair.recipient.id, rows[i].id],
+        });
+        if (errors.check('POST /api/v1/conversations', result)) made[i] = { pair, botId: rows[i].id, conversationId: String(result.body.id) };
+      }
+    }),
+  );
+  if (errors.total > 0) throw new Error(`could not make the bots' groups: ${errors.samples.join('; ')}`);
+  // The groups' creation frames are not the runs'.
+  await sleep(500);
+  for (const socket of pairSockets(pairs)) socket.reset();
+  return made as BotConversation[];
+}
+
+async function run(ctx: BenchContext, label: string, pairs: Pair[], conversations: BotConversation[], receiver: Receiver, webhooks: boolean): Promise<DeliveriesRun> {
+  receiver.reset();
+  const errors = new ErrorCounter();
+  const sent: SentMessage[] = [];
+  const http: number[] = [];
+  const botOf = new Map<string, string>();
+  let ok = 0;
+  const bySender = pairs.map((pair) => conversations.filter((c) => c.pair === pair));
+  const turn = pairs.map(() => 0);
+  const window = await closedLoops(pairs.length, ctx.timing, async (worker, w) => {
+    const mine = bySender[worker];
+    const target = mine[turn[worker]++ % mine.length];
+    const t0 = performance.now();
+    const result = await ctx.http.request('POST', '/api/v1/messages', target.pair.sender.token, { conversationId: target.conversationId, body: `deliveries ${label}` });
+    const t1 = performance.now();
+    if (!errors.check('POST /api/v1/messages', result)) return void (await sleep(10));
+    const id = String(result.body.id);
+    const measured = t0 >= w.measureStart;
+    sent.push({ id, t0, sockets: [target.pair.senderSocket, target.pair.recipientSocket], measured });
+    botOf.set(id, target.botId);
+    if (measured && t1 <= w.end) {
+      ok++;
+      http.push(t1 - t0);
+    }
+  });
+  const delivery = await settleAndCheck(sent, pairSockets(pairs), ctx.timing.graceMs);
+  const stored = await storedToReceive(ctx, delivery);
+
+  // The healthy bots' deliveries: wait for the backlog to drain (at most 30 s), then measure.
+  const expected = webhooks ? sent.filter((message) => !receiver.failing.has(botOf.get(message.id)!)) : [];
+  const drainStart = performance.now();
+  while (expected.some((message) => !receiver.arrivals.has(message.id)) && performance.now() - drainStart < 30_000) await sleep(50);
+  const drainMs = performance.now() - drainStart;
+  const storedAt = await ctx.storeClock.storedAt(expected.map((message) => message.id));
+  const deliveryMs: number[] = [];
+  let inWindow = 0;
+  for (const message of expected) {
+    const arrived = receiver.arrivals.get(message.id);
+    const at = storedAt.get(message.id);
+    if (arrived === undefined || at === undefined) continue;
+    if (message.measured) deliveryMs.push(arrived - at);
+    if (arrived >= window.measureStart && arrived <= window.end) inWindow++;
+  }
+  const result: DeliveriesRun = {
+    label,
+    messagesPerSecond: rate(ok, ctx.timing.measureMs),
+    httpMs: summarize(http),
+    storedToReceive: stored,
+    lost: delivery.lost,
+    duplicated: delivery.duplicated,
+    stray: delivery.stray,
+    delivered: receiver.delivered,
+    deliveriesPerSecond: rate(inWindow, ctx.timing.measureMs),
+    deliveryMs: summarize(deliveryMs),
+    refused: receiver.refused,
+    drainMs,
+    undelivered: expected.filter((message) => !receiver.arrivals.has(message.id)).length,
+    errors: errors.toJSON(),
+    deliverySamples: delivery.samples,
+  };
+  ctx.log(
+    `deliveries, ${label}: ${Math.round(result.messagesPerSecond)} msg/s, notification p99 ${stored.ms.p99.toFixed(1)} ms; ` +
+      `${Math.round(result.deliveriesPerSecond)} deliveries/s, from commit p50 ${result.deliveryMs.p50.toFixed(1)} p99 ${result.deliveryMs.p99.toFixed(1)} ms, ` +
+      `${result.refused} answered 500, ${result.undelivered} undelivered after ${Math.round(drainMs)} ms`,
+  );
+  return result;
+}
