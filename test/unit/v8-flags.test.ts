@@ -24,8 +24,9 @@ function pretenuringTrace(importFlags: boolean): string {
 
 describe('V8 flags of the server process', () => {
   it('turn allocation-site pretenuring off', () => {
-    // Without the module, this workload's allocation sites are tenured: the check below is live.
-    expect(pretenuringTrace(false)).toMatch(/pretenuring: AllocationSite.*=> tenure$/m);
+    // Without the module, V8 weighs tenuring these sites (it decides "tenure" or, when the
+    // collections fall otherwise on a busy machine, "maybe tenure"): the check below is live.
+    expect(pretenuringTrace(false)).toMatch(/pretenuring: AllocationSite.*=> (maybe )?tenure$/m);
     expect(pretenuringTrace(true)).not.toContain('pretenuring');
   });
 
