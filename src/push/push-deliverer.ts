@@ -54,13 +54,21 @@ export class PushDeliverer {
   }
 
   private async send(push: WaitingPush): Promise<'sent' | 'dropped' | 'gone' | 'retry'> {
-    const details = webpush.generateRequestDetails({ endpoint: push.endpoint, keys: { p256dh: push.p256dh, auth: push.auth } }, push.frame, {
-      vapidDetails: this.vapid,
-      TTL: TTL_SECONDS,
-      urgency: push.urgent ? 'high' : 'normal',
-      // Collapsed per conversation: a burst to an offline phone leaves one notification.
-      topic: `c${push.conversationId}`,
-    });
+    let details;
+    try {
+      details = webpush.generateRequestDetails({ endpoint: push.endpoint, keys: { p256dh: push.p256dh, auth: push.auth } }, push.frame, {
+        vapidDetails: this.vapid,
+        TTL: TTL_SECONDS,
+        urgency: push.urgent ? 'high' : 'normal',
+        // Collapsed per conversation: a burst to an offline phone leaves one notification.
+        topic: `c${push.conversationId}`,
+      });
+    } catch (error) {
+      // Keys no push can be encrypted to (subscriptions are checked since; one stored before
+      // would fail like this on every try): the subscription goes, as one the service forgot.
+      this.logger.warn(`A push subscription of user ${push.userId} has unusable keys (${(error as Error).message}): removed`);
+      return 'gone';
+    }
     let destination;
     try {
       destination = await checkDestination(push.endpoint, this.rules);

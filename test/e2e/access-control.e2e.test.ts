@@ -1,3 +1,4 @@
+import { createECDH } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
 import { uploaded } from '../support/attachments.js';
@@ -41,7 +42,9 @@ beforeAll(async () => {
   outsiderMessageId = (await send(app, outsider, await newDirect(app, outsider, stranger), 'the outsider’s own words')).id;
   botId = (await app.http().post('/api/v1/bots').set(owner.auth).send({ username: uniqueName('bot') })).body.bot.id;
   expect((await app.http().put(`/api/v1/bots/${botId}/webhook`).set(owner.auth).send({ url: 'https://example.com/secret-hook' })).status).toBe(200);
-  const keys = { p256dh: Buffer.alloc(65, 4).toString('base64url'), auth: Buffer.alloc(16, 1).toString('base64url') };
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const keys = { p256dh: ecdh.getPublicKey('base64url'), auth: Buffer.alloc(16, 1).toString('base64url') };
   subscriptionId = (await app.http().post('/api/v1/push/subscriptions').set(owner.auth).send({ endpoint: 'https://push.example.com/secret-sub', keys })).body.id;
 });
 

@@ -1,3 +1,4 @@
+import { createECDH } from 'node:crypto';
 import type { Test } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
@@ -28,7 +29,12 @@ type Case = [name: string, method: 'get' | 'post' | 'put' | 'patch' | 'delete', 
 
 const long = (n: number) => 'x'.repeat(n);
 /** Keys of a push subscription of the right lengths (65 and 16 bytes). */
-const P256DH = Buffer.alloc(65, 4).toString('base64url');
+// A real point on P-256: 65 bytes that are none are refused (the next case but one).
+const P256DH = (() => {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  return ecdh.getPublicKey('base64url');
+})();
 const AUTH = Buffer.alloc(16, 1).toString('base64url');
 const nested = (depth: number): unknown => (depth === 0 ? 1 : { a: nested(depth - 1) });
 const cursorOf = (key: string[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
@@ -365,6 +371,7 @@ const cases: Case[] = [
   ['subscribe: no keys', 'post', () => '/api/v1/push/subscriptions', { endpoint: 'https://push.example.com/x' }, 400],
   ['subscribe: keys a string', 'post', () => '/api/v1/push/subscriptions', { endpoint: 'https://push.example.com/x', keys: 'x' }, 400],
   ['subscribe: short p256dh', 'post', () => '/api/v1/push/subscriptions', { endpoint: 'https://push.example.com/x', keys: { p256dh: 'abc', auth: AUTH } }, 400],
+  ['subscribe: p256dh 65 bytes but not a point on P-256', 'post', () => '/api/v1/push/subscriptions', { endpoint: 'https://push.example.com/x', keys: { p256dh: Buffer.alloc(65, 4).toString('base64url'), auth: AUTH } }, 400],
   ['subscribe: auth not base64url', 'post', () => '/api/v1/push/subscriptions', { endpoint: 'https://push.example.com/x', keys: { p256dh: P256DH, auth: '!'.repeat(22) } }, 400],
   ['subscribe: unknown field in keys', 'post', () => '/api/v1/push/subscriptions', { endpoint: 'https://push.example.com/x', keys: { p256dh: P256DH, auth: AUTH, x: 1 } }, 400],
   ['subscribe: endpoint a number', 'post', () => '/api/v1/push/subscriptions', { endpoint: 5, keys: { p256dh: P256DH, auth: AUTH } }, 400],

@@ -256,6 +256,21 @@ describe('Web Push', () => {
     service.answer = () => 201;
   });
 
+  it('removes a subscription whose stored keys no push can be encrypted to, instead of retrying it', async () => {
+    const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
+    const directId = await newDirect(app, alice, bob);
+    const [broken, working] = [await subscribe(bob), await subscribe(bob)];
+    // Refused at subscription now (65 bytes that are no point on P-256), but one stored before that was checked stays.
+    await db.query(`UPDATE push_subscriptions SET p256dh = $2 WHERE id = $1`, [broken.id, Buffer.alloc(65, 4).toString('base64url')]);
+    const message = await send(app, alice, directId, 'for the working one');
+    await expect.poll(() => service.of(working.endpoint).map((push) => push.payload.id), { timeout: 5000 }).toEqual([message.id]);
+    const remaining = async () => (await db.query(`SELECT id::text FROM push_subscriptions WHERE user_id = $1`, [bob.id])).rows.map((row) => row.id);
+    await expect.poll(remaining, { timeout: 5000 }).toEqual([working.id]);
+    const jobs = await db.query(`SELECT attempts, last_error FROM graphile_worker._private_jobs WHERE key = $1`, [`push:${broken.id}`]);
+    expect(jobs.rows).toEqual([]);
+    expect(service.of(broken.endpoint)).toEqual([]);
+  });
+
   it('subscribes once per endpoint, and unsubscribes', async () => {
     const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
     const directId = await newDirect(app, alice, bob);

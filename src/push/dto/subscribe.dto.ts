@@ -1,11 +1,22 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsNumber, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
+import { IsNumber, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateBy, ValidateIf, ValidateNested } from 'class-validator';
 import { InOrder } from '../../common/validation.js';
+import { isP256PublicKey } from '../p256-key.js';
+
+/** A point on P-256 (65 bytes of the right length can still be none: then no push could be encrypted). */
+const IsP256PublicKey = () =>
+  ValidateBy({
+    name: 'isP256PublicKey',
+    validator: {
+      validate: (value) => typeof value !== 'string' || isP256PublicKey(value),
+      defaultMessage: (args) => `${args?.property} is not a P-256 public key`,
+    },
+  });
 
 export class SubscriptionKeysDto {
   @ApiProperty({ description: "The browser's P-256 public key: 65 bytes, URL-safe base64" })
-  @InOrder(IsString(), Matches(/^[A-Za-z0-9_-]{86,88}={0,2}$/, { message: 'keys.p256dh must be 65 bytes in URL-safe base64' }))
+  @InOrder(IsString(), Matches(/^[A-Za-z0-9_-]{86,88}={0,2}$/, { message: 'keys.p256dh must be 65 bytes in URL-safe base64' }), IsP256PublicKey())
   p256dh: string;
 
   @ApiProperty({ description: 'The authentication secret: 16 bytes, URL-safe base64' })
