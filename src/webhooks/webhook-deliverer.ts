@@ -48,6 +48,9 @@ export class WebhookDeliverer {
     while (sent < RUN_MAX) {
       const waiting = await this.webhooks.waiting(botId, READ_BATCH);
       if (waiting.length === 0) return;
+      // Recorded once per batch, not per frame: a crash in between sends the batch's delivered
+      // frames again, which at-least-once allows (receivers deduplicate by Parley-Delivery).
+      const delivered: string[] = [];
       for (const delivery of waiting) {
         let error: string | undefined;
         try {
@@ -60,10 +63,14 @@ export class WebhookDeliverer {
           if (!(failure instanceof DestinationRefused)) throw failure;
           error = failure.message;
         }
-        if (error !== undefined) return this.failed(botId, delivery, error);
-        await this.webhooks.delivered(botId, delivery.id);
-        sent++;
+        if (error !== undefined) {
+          await this.webhooks.delivered(botId, delivered);
+          return this.failed(botId, delivery, error);
+        }
+        delivered.push(delivery.id);
       }
+      await this.webhooks.delivered(botId, delivered);
+      sent += delivered.length;
     }
     await this.webhooks.wake(botId);
   }

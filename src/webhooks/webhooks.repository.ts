@@ -109,12 +109,14 @@ export class WebhooksRepository {
     );
   }
 
-  async delivered(botId: string, id: string): Promise<void> {
+  /** Forgets frames the webhook answered 2xx to, and marks it healthy. */
+  async delivered(botId: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
     await this.dataSource.query(
-      `WITH done AS (DELETE FROM webhook_deliveries WHERE id = $2)
+      `WITH done AS (DELETE FROM webhook_deliveries WHERE id = ANY ($2::bigint[]))
        UPDATE webhooks SET last_success_at = now(), failures_in_a_row = 0, failing_since = NULL, last_error = NULL
         WHERE bot_id = $1`,
-      [botId, id],
+      [botId, ids],
     );
   }
 
