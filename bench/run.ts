@@ -45,10 +45,36 @@ import {
 } from './server.js';
 import { StoreClock } from './store-clock.js';
 
+/** The phases, by the names `--only` takes, in the order a run makes them. */
+const PHASES = [
+  'throughput',
+  'paced',
+  'full-flow',
+  'client-library',
+  'uploads',
+  'fan-out',
+  'reactions',
+  'search',
+  'deliveries',
+  'login-flood',
+  'connections',
+  'live-signals',
+] as const;
+type PhaseName = (typeof PHASES)[number];
+
 interface Options {
   quick: boolean;
   instances: number;
   redis: boolean;
+  /** Only these phases (`--only deliveries,search`); all when not given. */
+  only?: Set<PhaseName>;
+}
+
+function parseOnly(list: string): Set<PhaseName> {
+  const names = list.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !(PHASES as readonly string[]).includes(name));
+  if (unknown.length > 0 || names.length === 0) throw new Error(`--only takes phases among ${PHASES.join(', ')} (not ${unknown.join(', ')})`);
+  return new Set(names as PhaseName[]);
 }
 
 function parseArgs(argv: string[]): Options {
@@ -59,7 +85,9 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--redis') options.redis = true;
     else if (arg === '--instances') options.instances = Number(argv[++i]);
     else if (arg.startsWith('--instances=')) options.instances = Number(arg.slice('--instances='.length));
-    else throw new Error(`unknown argument ${arg} (use --quick, --instances N, --redis)`);
+    else if (arg === '--only') options.only = parseOnly(argv[++i] ?? '');
+    else if (arg.startsWith('--only=')) options.only = parseOnly(arg.slice('--only='.length));
+    else throw new Error(`unknown argument ${arg} (use --quick, --instances N, --redis, --only PHASE[,PHASE])`);
   }
   if (options.instances !== 1 && options.instances !== 2) throw new Error('--instances must be 1 or 2');
   if (options.instances === 2 && !options.redis) throw new Error('--instances 2 needs --redis (the instances share notifications through Redis)');
@@ -106,7 +134,7 @@ function plan(quick: boolean) {
 }
 
 /** Server settings the caller may override from its environment (e.g. DATABASE_POOL_SIZE=20 npm run bench). */
-const PASS_THROUGH = /^(DATABASE_POOL_SIZE|LOG_LEVEL|LOG_FORMAT|WS_[A-Z_]+|ATTACHMENT_[A-Z_]+|ACCESS_TOKEN_TTL_SECONDS|PASSWORD_HASH_THREADS|PASSWORD_HASH_QUEUE)$/;
+const PASS_THROUGH = /^(DATABASE_POOL_SIZE|LOG_LEVEL|LOG_FORMAT|WS_[A-Z_]+|ATTACHMENT_[A-Z_]+|ACCESS_TOKEN_TTL_SECONDS|PASSWORD_HASH_THREADS|PASSWORD_HASH_QUEUE|JOB_QUEUE_TASKS)$/;
 /** The login flood's server hashes at the default cost (SCRYPT_COST), not the other phases' cheap one. */
 const LOGIN_FLOOD_SCRYPT_COST = 2 ** 17;
 /** The server's default DATABASE_POOL_SIZE (src/config/app-config.ts); passed explicitly, so both sides agree. */
@@ -130,7 +158,9 @@ async function main(): Promise<number> {
   const p = plan(options.quick);
   const resultsDir = path.join(ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
-  const name = `${options.quick ? 'quick' : 'latest'}${options.instances === 2 ? '-2x' : ''}${options.redis ? '-redis' : ''}`;
+  // A run of some phases only is no full set of figures: it writes partial.* (git-ignored).
+  const name = `${options.only ? 'partial' : options.quick ? 'quick' : 'latest'}${options.instances === 2 ? '-2x' : ''}${options.redis ? '-redis' : ''}`;
+  const wants = (phase: PhaseName) => !options.only || options.only.has(phase);
 
   const cleanups: Array<() => Promise<void>> = [];
   let cleaning: Promise<void> | undefined;
@@ -327,7 +357,7 @@ async function main(): Promise<number> {
           await pool.end();
         }
       };
-      for (const senders of p.senderCounts) {
+      for (const senders of wants('throughput') ? p.senderCounts : []) {
         // The raw baseline right before and right after Parley's K=64, so that the ratio is
         // taken against the machine as it was around that phase, and its drift shows.
         if (senders === 64) await runRawBaseline('before');
@@ -351,7 +381,7 @@ async function main(): Promise<number> {
         results.ratioToEachRawBaseline = ratio.each;
       }
 
-      try {
+      if (wants('paced')) try {
         results.paced = await withCpu(() => withCommitProbe(db.url, () => paced(ctx, pairs, p.pacedSenders, p.pacedRate)));
         log(
           `paced ${p.pacedRate}/s: achieved ${Math.round(results.paced.messagesPerSecond)} msg/s, notification stored→receive p50 ${results.paced.storedToReceive.ms.p50.toFixed(2)} ` +
@@ -361,14 +391,14 @@ async function main(): Promise<number> {
         fail('paced run', error);
       }
 
-      try {
+      if (wants('full-flow')) try {
         results.fullFlow = await withCpu(() => fullFlow(ctx, pairs, p.fullFlowSenders));
         log(`full flow: ${Math.round(results.fullFlow.messagesPerSecond)} msg/s, p99 ${results.fullFlow.flowMs.p99.toFixed(1)} ms`);
       } catch (error) {
         fail('full flow', error);
       }
 
-      try {
+      if (wants('client-library')) try {
         const reader = pairs[0].recipient;
         const senders = pairs.slice(1, 1 + p.clientLibrarySenders).map((pair) => pair.sender);
         results.clientLibrary = await withCpu(() => clientLibrary(ctx, reader, senders, p.clientLibraryMissed));
@@ -381,7 +411,7 @@ async function main(): Promise<number> {
         fail('client library', error);
       }
 
-      try {
+      if (wants('uploads')) try {
         results.uploads = await withCpu(() =>
           withCommitProbe(db.url, () => uploads(ctx, pairs, uploaderUsers, p.pacedSenders, p.pacedRate, storageDir)),
         );
@@ -395,14 +425,14 @@ async function main(): Promise<number> {
       }
     }
 
-    try {
+    if (wants('fan-out')) try {
       results.fanout = await withCpu(() => withCommitProbe(db.url, () => fanout(ctx, groupUsers, p.fanoutRepeats)));
       log(`fan-out to ${p.groupMembers}: p50 ${results.fanout.lastMemberMs.p50.toFixed(1)} ms, p99 ${results.fanout.lastMemberMs.p99.toFixed(1)} ms`);
     } catch (error) {
       fail('fan-out', error);
     }
 
-    try {
+    if (wants('reactions')) try {
       results.reactions = await withCpu(() => reactions(ctx, reactionGroupUsers, p.reactionHotMessages));
       const r = results.reactions;
       log(
@@ -413,7 +443,7 @@ async function main(): Promise<number> {
       fail('reactions', error);
     }
 
-    try {
+    if (wants('search')) try {
       // Over what the phases before left: the pairs' direct conversations and the fan-out group.
       const searchers = [...pairUsers, ...groupUsers];
       results.search = await withCpu(() => search(ctx, searchers, p.searchers));
@@ -423,7 +453,7 @@ async function main(): Promise<number> {
       fail('search', error);
     }
 
-    if (pairs) {
+    if (pairs && wants('deliveries')) {
       try {
         results.deliveries = await withCpu(() => deliveries(ctx, db.url, pairs!, p.deliveryBots, p.deliverySenders));
         log(`deliveries: senders lose ${results.deliveries.senderLossPercent.toFixed(1)}% with the webhooks`);
@@ -432,7 +462,7 @@ async function main(): Promise<number> {
       }
     }
 
-    try {
+    if (wants('login-flood')) try {
       // An instance of its own at the real hashing cost; X-Forwarded-For gives each client its address.
       const logins = await start('logins', { SCRYPT_COST: String(LOGIN_FLOOD_SCRYPT_COST), TRUST_PROXY: 'loopback' });
       results.loginFlood = await withCpu(() => loginFlood(logins, p.timing, p.loginFloodClients, LOGIN_FLOOD_SCRYPT_COST));
@@ -446,7 +476,7 @@ async function main(): Promise<number> {
       fail('login flood', error);
     }
 
-    try {
+    if (wants('connections')) try {
       // A freshly started instance, so that the memory the earlier phases left in the heap does
       // not hide the sockets' cost (the others stay up, idle).
       const fresh = await start('sockets');
@@ -462,7 +492,7 @@ async function main(): Promise<number> {
 
     // Last: its sockets' going (each announced offline 10 s later) must not fall into another
     // phase. The pairs' sockets stayed open, idle, for its K=16 sender.
-    if (pairs) {
+    if (pairs && wants('live-signals')) {
       try {
         const instances = options.instances === 2 ? [a, b] : [a];
         results.liveSignals = await withCpu(() =>
