@@ -86,11 +86,10 @@ export class Webhooks1766510000000 implements MigrationInterface {
           FROM (SELECT DISTINCT k FROM unnest(keys) k) wanted
           JOIN graphile_worker._private_tasks t ON t.identifier = task
           JOIN graphile_worker._private_job_queues q ON q.queue_name = task || ':' || k
-        -- A destination waiting out its backoff keeps waiting: a new frame does not cut it short.
-        ON CONFLICT (key) DO UPDATE
-          SET run_at = CASE WHEN j.attempts = 0 THEN j.run_at ELSE excluded.run_at END,
-              payload = excluded.payload, revision = j.revision + 1, attempts = 0, last_error = NULL, updated_at = now()
-          WHERE j.locked_at IS NULL;
+        -- A job already waiting is left alone: it reads what waits when it runs, this too. (An
+        -- update here rewrote that row on every send, to no end, and cost the sends dearly.) A
+        -- destination waiting out its backoff keeps waiting: a new frame does not cut it short.
+        ON CONFLICT (key) DO NOTHING;
       END $$`);
     await queryRunner.query(`
       CREATE FUNCTION messages_enqueue_webhooks() RETURNS trigger LANGUAGE plpgsql AS $$
