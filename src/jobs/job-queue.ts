@@ -64,7 +64,16 @@ export class JobQueue implements OnApplicationBootstrap, BeforeApplicationShutdo
 
   async onApplicationBootstrap(): Promise<void> {
     if (Object.keys(this.tasks).length === 0) return;
-    this.pool = new pg.Pool({ connectionString: databaseUrl(this.dataSource), max: JOB_QUEUE_CONNECTIONS });
+    this.pool = new pg.Pool({
+      connectionString: databaseUrl(this.dataSource),
+      max: JOB_QUEUE_CONNECTIONS,
+      // Taking and finishing a job is a commit each: on PostgreSQL they need not wait for the WAL
+      // flush, which the sends' commits queued behind. A crash of PostgreSQL may then forget the
+      // last moment's job states, and their jobs run again: deliveries are at least once anyway.
+      // (The embedded database serves every connection from one session: there the sends' would
+      // change too, so it is left alone.)
+      ...(this.config.databaseUrl ? { options: '-c synchronous_commit=off' } : {}),
+    });
     this.runner = await run({
       pgPool: this.pool,
       taskList: this.tasks,
@@ -91,6 +100,16 @@ export class JobQueue implements OnApplicationBootstrap, BeforeApplicationShutdo
       // Lost (the database busy or gone)? The workers' polling finds the jobs within a second.
       this.dataSource.query(`SELECT pg_notify('jobs:insert', $1)`, [JSON.stringify({ count: WORKERS_PER_NUDGE })]).catch(() => undefined);
     }, NUDGE_DELAY_MS);
+  }
+
+  /**
+   * A statement of a running job's own bookkeeping that may be lost if PostgreSQL crashes (it
+   * commits without waiting for the WAL flush, as the queue's do): what it records is then done
+   * once more, which at-least-once deliveries allow. Only for use inside a task.
+   */
+  async bookkeeping(sql: string, parameters: unknown[]): Promise<void> {
+    if (!this.pool) throw new Error('bookkeeping outside a job: this instance runs no tasks');
+    await this.pool.query(sql, parameters);
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ServerFrame } from '../notifications/frames.js';
+import { JobQueue } from '../jobs/job-queue.js';
 
 /** A frame waiting for a bot's webhook, with where it goes. */
 export interface WaitingDelivery {
@@ -34,7 +35,10 @@ export const RETRY_WINDOW_HOURS = 25;
 /** Every statement on `webhooks` and `webhook_deliveries`. */
 @Injectable()
 export class WebhooksRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly jobs: JobQueue,
+  ) {}
 
   /**
    * Sets (or replaces) an active bot's webhook, with a fresh secret and health, and marks its
@@ -109,10 +113,13 @@ export class WebhooksRepository {
     );
   }
 
-  /** Forgets frames the webhook answered 2xx to, and marks it healthy. */
+  /**
+   * Forgets frames the webhook answered 2xx to, and marks it healthy. Job bookkeeping: should
+   * PostgreSQL crash and lose it, the frames go once more.
+   */
   async delivered(botId: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.dataSource.query(
+    await this.jobs.bookkeeping(
       `WITH done AS (DELETE FROM webhook_deliveries WHERE id = ANY ($2::bigint[]))
        UPDATE webhooks SET last_success_at = now(), failures_in_a_row = 0, failing_since = NULL, last_error = NULL
         WHERE bot_id = $1`,
