@@ -2,6 +2,7 @@ import { createRawApi, ParleyApi, ParleyClient, type SessionAnswer } from '@parl
 import { ConversationStore } from './conversations.js';
 import { el, setChildren } from './dom.js';
 import { PresenceStore } from './presence.js';
+import { followNotificationClicks, PushNotifications } from './push-notifications.js';
 import { clearSession, keepUnsent, loadSession, onSessionChange, saveSession, takeUnsent, type Session } from './session.js';
 import { Thread } from './thread.js';
 import { TabTokens } from './tokens.js';
@@ -66,6 +67,9 @@ export function startApp(root: HTMLElement): void {
     else showLogin('You logged out in another tab.');
   });
 
+  // A clicked notification routes this tab to its conversation (shown once logged in).
+  followNotificationClicks((conversationId) => (location.hash = `#/c/${conversationId}`));
+
   const session = loadSession();
   if (session) showChat(session);
   else showLogin();
@@ -91,6 +95,7 @@ class Chat {
   private readonly typing: Typing;
   private readonly presence: PresenceStore;
   private readonly stopPresence: () => void;
+  private readonly push: PushNotifications;
   /** What the user had typed in each conversation and not sent, kept while it looks at another. */
   private readonly drafts: Map<string, string>;
   private readonly indicator: ConnectionIndicator;
@@ -114,6 +119,10 @@ class Chat {
     this.tokens = new TabTokens(session, new ParleyApi(createRawApi({ baseUrl: location.origin })));
     this.client = new ParleyClient({ baseUrl: location.origin, tokens: this.tokens });
     this.api = this.client.api;
+    this.push = new PushNotifications(this.api, me.id, () => ({ accessToken: this.tokens.accessToken, expiresAt: this.tokens.expiresAt }));
+    // The service worker reads with the page's token and never refreshes: it gets each new one.
+    this.tokens.onToken(() => void this.push.handToken());
+    void this.push.handToken();
     this.conversations = new ConversationStore(this.api);
     this.users = new UserDirectory(this.api, me);
     this.typing = new Typing(this.client, me.id);
@@ -163,6 +172,7 @@ class Chat {
           click: () =>
             openSettings({
               api: this.api,
+              push: this.push,
               opener: settingsButton,
               onSaved: (user) => {
                 this.users.remember(user);
@@ -307,8 +317,12 @@ class Chat {
 
   private logOut(): void {
     if (this.ended) return;
-    // Ends the session on the server (its tokens and sockets, in every tab); the page does not wait.
-    void this.api.logout().catch(() => undefined);
+    // Unsubscribes from pushes while the token still works, then ends the session on the server
+    // (its tokens and sockets, in every tab); the page does not wait.
+    void this.push
+      .logOut()
+      .then(() => this.api.logout())
+      .catch(() => undefined);
     history.replaceState(null, '', location.pathname + location.search);
     this.end();
   }
