@@ -185,7 +185,7 @@ export class Sidebar {
     // A direct conversation shows whether the other person is online, on the avatar.
     const status = other ? presence.get(other)?.status : undefined;
     // Rebuilt only when something shown changed, so a focused item keeps its focus.
-    const signature = JSON.stringify([title, username, detail, unread, mentions, conversation.updatedAt, isOpen, status]);
+    const signature = JSON.stringify([title, username, detail, unread, mentions, conversation.updatedAt, isOpen, status, conversation.muted]);
     if (button.dataset.signature === signature) return item;
     button.dataset.signature = signature;
     button.dataset.unread = String(unread);
@@ -204,6 +204,7 @@ export class Sidebar {
           { class: 'conversation-name' },
           el('span', { class: 'conversation-title', attrs: { dir: 'auto' } }, title),
           username ? el('span', { class: 'username muted' }, ` @${username}`) : null,
+          conversation.muted ? el('span', { class: 'muted-icon', testid: 'muted-icon', attrs: { role: 'img', 'aria-label': 'Muted', title: 'Notifications muted' } }, '🔕') : null,
           status ? el('span', { class: 'visually-hidden' }, `, ${status}`) : null,
         ),
         el('span', { class: 'conversation-detail muted', testid: 'conversation-preview', attrs: { dir: 'auto' } }, detail),
