@@ -307,6 +307,9 @@ describe.runIf(runBrowserTests)('web client: notifications', () => {
 
     // A direct conversation has the same switch under Info; unmuting clears the mark.
     await item(directId).click();
+    await page.setViewportSize(PHONE);
+    await screenshot(page, 'push-direct-header-phone');
+    await page.setViewportSize(DESKTOP);
     await page.getByTestId('group-info-button').click();
     expect(await page.getByTestId('group-info-button').textContent()).toBe('Info');
     await page.getByRole('switch', { name: 'Mute notifications' }).click();
@@ -321,6 +324,42 @@ describe.runIf(runBrowserTests)('web client: notifications', () => {
     await page.setViewportSize(PHONE);
     await page.getByRole('button', { name: 'Back to conversations' }).click();
     await screenshot(page, 'push-list-muted-phone');
+  });
+
+  it('offers notifications in the sidebar once the user has sent a message, until dismissed', async () => {
+    const alice = await user('alice', 'Alice Liddell');
+    const bob = await user('bob', 'Bob Builder');
+    const directId = await newDirect(app, alice, bob);
+    // Not granted: the browser has not been asked yet.
+    const page = await logIn(await newContext({ grant: false }), alice);
+    const hint = page.getByTestId('notifications-hint');
+    expect(await page.evaluate('Notification.permission')).toBe('default');
+    expect(await hint.isHidden()).toBe(true);
+
+    const sendFromComposer = async (text: string) => {
+      await page.locator(`[data-testid="conversation"][data-conversation-id="${directId}"]`).click();
+      await page.getByTestId('composer').fill(text);
+      await page.getByTestId('send').click();
+      await expect.poll(() => page.locator('.message-body').last().textContent()).toBe(text);
+    };
+    await sendFromComposer('hi Bob');
+    await expect.poll(() => hint.isVisible()).toBe(true);
+    expect(await axeFindings(page)).toEqual([]);
+    await screenshot(page, 'push-sidebar-hint-desktop');
+    await page.setViewportSize(PHONE);
+    await page.getByRole('button', { name: 'Back to conversations' }).click();
+    await screenshot(page, 'push-sidebar-hint-phone');
+    await page.getByTestId('notifications-hint-dismiss').click();
+    await page.setViewportSize(DESKTOP);
+    expect(await hint.isHidden()).toBe(true);
+
+    // Dismissed for good: not offered again after a reload and another message; nothing asked.
+    await page.reload();
+    await online(page);
+    await sendFromComposer('still there?');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await hint.isHidden()).toBe(true);
+    expect((await recorded(page)).permissionRequests).toBe(0);
   });
 
   it('says when notifications are blocked, not supported, or the push service cannot be reached', async () => {

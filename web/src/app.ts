@@ -10,6 +10,7 @@ import { Typing } from './typing.js';
 import { UserDirectory } from './users.js';
 import { ConnectionIndicator } from './views/connection.js';
 import { loginView } from './views/login.js';
+import { NotificationsHint } from './views/notifications-hint.js';
 import { keepPresenceShown } from './views/presence-dot.js';
 import { openSettings } from './views/settings-dialog.js';
 import { Sidebar } from './views/sidebar.js';
@@ -160,6 +161,10 @@ class Chat {
       open: (id) => this.navigate(id),
       openAt: (id, seq) => this.openAt(id, seq),
     });
+    // Offered once the user has written to someone, never on page load.
+    const hint = new NotificationsHint(this.push);
+    sidebar.addNotice(hint.element);
+    this.client.on('sent', () => void hint.offer());
     this.pane = el('div', { class: 'pane' });
     this.layout = el('div', { class: 'layout' }, sidebar.element, this.pane);
     this.accountName = el('span', { class: 'account-name', testid: 'me', attrs: { title: `@${me.username}`, dir: 'auto' } }, me.displayName || me.username);

@@ -50,6 +50,8 @@ export class Sidebar {
   private readonly list: HTMLUListElement;
   private readonly empty: HTMLElement;
   private readonly error = el('p', { class: 'form-error', attrs: { role: 'alert' } });
+  /** Offers shown above the list (the notifications hint). */
+  private readonly notices = el('div', { class: 'sidebar-notices' });
   private readonly items = new Map<string, HTMLLIElement>();
 
   constructor(private readonly options: SidebarOptions) {
@@ -80,6 +82,7 @@ export class Sidebar {
       messages,
       search.element,
       this.error,
+      this.notices,
       el(
         'div',
         { class: 'list-header' },
@@ -155,6 +158,10 @@ export class Sidebar {
     event.preventDefault();
     for (const button of buttons) button.tabIndex = button === next ? 0 : -1;
     next.focus();
+  }
+
+  addNotice(element: HTMLElement): void {
+    this.notices.append(element);
   }
 
   private renderItem(conversation: Conversation): HTMLLIElement {
