@@ -15,7 +15,18 @@ const sourcemap = process.env.WEB_SOURCE_MAPS === 'true';
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/',
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap,
+    rollupOptions: {
+      // The service worker is an entry of its own, at /sw.js so that its scope is the whole site,
+      // with a fixed name (the browser checks that URL for updates). It imports nothing of the
+      // page's, so it builds to one classic script.
+      input: { index: 'index.html', sw: 'src/sw/service-worker.ts' },
+      output: { entryFileNames: (chunk) => (chunk.name === 'sw' ? 'sw.js' : 'assets/[name]-[hash].js') },
+    },
+  },
   // @parley/client from its TypeScript source (packages/client/package.json's `parley-source`
   // export), so the page is built without building the library first.
   resolve: { conditions: ['parley-source', ...defaultClientConditions] },

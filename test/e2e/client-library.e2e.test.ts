@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createECDH, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -485,6 +485,41 @@ describe('@parley/client', () => {
       client.typing('3');
       await expect.poll(() => received).toContainEqual({ type: 'typing', conversationId: '3' });
     });
+  });
+
+  it('calls the Web Push, conversation settings and bot routes by name', async () => {
+    const [aliceUser, bobUser] = await Promise.all([newUser(app, 'alice'), newUser(app, 'bob')]);
+    const conversationId = await newDirect(app, aliceUser, bobUser);
+    const { api } = clientFor(app, aliceUser);
+
+    // Web Push: the key a browser subscribes with, then a subscription as PushSubscription.toJSON() gives it.
+    expect(Buffer.from(await api.vapidPublicKey(), 'base64url')).toHaveLength(65);
+    const keys = { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') };
+    const endpoint = `http://127.0.0.1:9/push/${randomBytes(4).toString('hex')}`;
+    const subscriptionId = await api.subscribePush({ endpoint, keys, expirationTime: null });
+    expect(await api.subscribePush({ endpoint, keys })).toBe(subscriptionId);
+    await api.unsubscribePush(subscriptionId);
+    await expect(api.unsubscribePush(subscriptionId)).rejects.toMatchObject({ statusCode: 404 });
+
+    expect(await api.updateConversationSettings(conversationId, { muted: true })).toMatchObject({ id: conversationId, muted: true });
+    expect((await api.conversation(conversationId)).muted).toBe(true);
+    expect((await api.updateConversationSettings(conversationId, { muted: false })).muted).toBe(false);
+
+    // Bots: created with a token that works, listed, token rotated (the old one stops), webhook set and removed, deactivated.
+    const username = uniqueName('bot');
+    const created = await api.createBot({ username, displayName: 'Helper' });
+    expect(created.bot).toMatchObject({ username, displayName: 'Helper', bot: true, ownerId: aliceUser.id });
+    const asBot = (token: string) => app.http().get('/api/v1/users/me').set('Authorization', `Bearer ${token}`);
+    expect((await asBot(created.token)).status).toBe(200);
+    expect((await api.bots()).map((bot) => bot.id)).toEqual([created.bot.id]);
+    const rotated = await api.rotateBotToken(created.bot.id);
+    expect([(await asBot(created.token)).status, (await asBot(rotated)).status]).toEqual([401, 200]);
+    const webhook = await api.setBotWebhook(created.bot.id, 'http://127.0.0.1:9/hook');
+    expect(webhook).toEqual({ url: 'http://127.0.0.1:9/hook', secret: expect.any(String) });
+    await api.removeBotWebhook(created.bot.id);
+    await api.deactivateBot(created.bot.id);
+    expect((await asBot(rotated)).status).toBe(401);
+    await expect(api.rotateBotToken(created.bot.id)).rejects.toMatchObject({ statusCode: 404 });
   });
 });
 

@@ -2,6 +2,7 @@ import { createRawApi, ParleyApi, ParleyClient, type SessionAnswer } from '@parl
 import { ConversationStore } from './conversations.js';
 import { el, setChildren } from './dom.js';
 import { PresenceStore } from './presence.js';
+import { followNotificationClicks, PushNotifications } from './push-notifications.js';
 import { clearSession, keepUnsent, loadSession, onSessionChange, saveSession, takeUnsent, type Session } from './session.js';
 import { Thread } from './thread.js';
 import { TabTokens } from './tokens.js';
@@ -9,6 +10,7 @@ import { Typing } from './typing.js';
 import { UserDirectory } from './users.js';
 import { ConnectionIndicator } from './views/connection.js';
 import { loginView } from './views/login.js';
+import { NotificationsHint } from './views/notifications-hint.js';
 import { keepPresenceShown } from './views/presence-dot.js';
 import { openSettings } from './views/settings-dialog.js';
 import { Sidebar } from './views/sidebar.js';
@@ -66,6 +68,9 @@ export function startApp(root: HTMLElement): void {
     else showLogin('You logged out in another tab.');
   });
 
+  // A clicked notification routes this tab to its conversation (shown once logged in).
+  followNotificationClicks((conversationId) => (location.hash = `#/c/${conversationId}`));
+
   const session = loadSession();
   if (session) showChat(session);
   else showLogin();
@@ -91,6 +96,7 @@ class Chat {
   private readonly typing: Typing;
   private readonly presence: PresenceStore;
   private readonly stopPresence: () => void;
+  private readonly push: PushNotifications;
   /** What the user had typed in each conversation and not sent, kept while it looks at another. */
   private readonly drafts: Map<string, string>;
   private readonly indicator: ConnectionIndicator;
@@ -114,6 +120,10 @@ class Chat {
     this.tokens = new TabTokens(session, new ParleyApi(createRawApi({ baseUrl: location.origin })));
     this.client = new ParleyClient({ baseUrl: location.origin, tokens: this.tokens });
     this.api = this.client.api;
+    this.push = new PushNotifications(this.api, me.id, () => ({ accessToken: this.tokens.accessToken, expiresAt: this.tokens.expiresAt }));
+    // The service worker reads with the page's token and never refreshes: it gets each new one.
+    this.tokens.onToken(() => void this.push.handToken());
+    void this.push.handToken();
     this.conversations = new ConversationStore(this.api);
     this.users = new UserDirectory(this.api, me);
     this.typing = new Typing(this.client, me.id);
@@ -151,6 +161,10 @@ class Chat {
       open: (id) => this.navigate(id),
       openAt: (id, seq) => this.openAt(id, seq),
     });
+    // Offered once the user has written to someone, never on page load.
+    const hint = new NotificationsHint(this.push);
+    sidebar.addNotice(hint.element);
+    this.client.on('sent', () => void hint.offer());
     this.pane = el('div', { class: 'pane' });
     this.layout = el('div', { class: 'layout' }, sidebar.element, this.pane);
     this.accountName = el('span', { class: 'account-name', testid: 'me', attrs: { title: `@${me.username}`, dir: 'auto' } }, me.displayName || me.username);
@@ -163,6 +177,7 @@ class Chat {
           click: () =>
             openSettings({
               api: this.api,
+              push: this.push,
               opener: settingsButton,
               onSaved: (user) => {
                 this.users.remember(user);
@@ -307,8 +322,12 @@ class Chat {
 
   private logOut(): void {
     if (this.ended) return;
-    // Ends the session on the server (its tokens and sockets, in every tab); the page does not wait.
-    void this.api.logout().catch(() => undefined);
+    // Unsubscribes from pushes while the token still works, then ends the session on the server
+    // (its tokens and sockets, in every tab); the page does not wait.
+    void this.push
+      .logOut()
+      .then(() => this.api.logout())
+      .catch(() => undefined);
     history.replaceState(null, '', location.pathname + location.search);
     this.end();
   }

@@ -32,6 +32,12 @@ export type RegisterBody = Schemas['RegisterDto'];
 export type SendMessageBody = Schemas['SendMessageDto'];
 export type UpdateMeBody = Schemas['UpdateMeDto'];
 export type UpdateUserBody = Schemas['UpdateUserDto'];
+export type Bot = Schemas['BotView'];
+export type CreatedBot = Schemas['CreatedBot'];
+export type CreateBotBody = Schemas['CreateBotDto'];
+export type WebhookSet = Schemas['WebhookSet'];
+/** A browser's `PushSubscription.toJSON()`: the push service's endpoint and the keys to encrypt for it. */
+export type PushSubscriptionBody = Schemas['SubscribeDto'];
 export type { components, paths };
 
 /** The openapi-fetch client over the whole contract, typed from the server's OpenAPI document. */
@@ -215,6 +221,11 @@ export class ParleyApi {
     return unwrap(this.raw.PATCH('/api/v1/conversations/{id}', { params: { path: { id: conversationId } }, body: { title } }));
   }
 
+  /** The caller's settings of a conversation: `muted` stops its Web Push notifications for the caller. */
+  updateConversationSettings(conversationId: string, settings: { muted: boolean }): Promise<Conversation> {
+    return unwrap(this.raw.PATCH('/api/v1/conversations/{id}/settings', { params: { path: { id: conversationId } }, body: settings }));
+  }
+
   /** Every member's read marker (null for members who do not share read receipts). */
   async receipts(conversationId: string): Promise<Receipt[]> {
     const page = await unwrap(this.raw.GET('/api/v1/conversations/{id}/receipts', { params: { path: { id: conversationId } } }));
@@ -337,6 +348,52 @@ export class ParleyApi {
     return unwrap(
       this.raw.GET('/api/v1/conversations/{id}/changes', { params: { path: { id: conversationId }, query: { since, limit } } }),
     );
+  }
+
+  // Web Push
+
+  /** The server's VAPID public key (URL-safe base64): the `applicationServerKey` to subscribe with. */
+  async vapidPublicKey(): Promise<string> {
+    return (await unwrap(this.raw.GET('/api/v1/push/vapid-public-key'))).publicKey;
+  }
+
+  /** Registers a browser's push subscription; the same endpoint again answers the same id. */
+  async subscribePush(subscription: PushSubscriptionBody): Promise<string> {
+    return (await unwrap(this.raw.POST('/api/v1/push/subscriptions', { body: subscription }))).id;
+  }
+
+  unsubscribePush(id: string): Promise<void> {
+    return unwrap(this.raw.DELETE('/api/v1/push/subscriptions/{id}', { params: { path: { id } } }));
+  }
+
+  // Bots (owned by the caller)
+
+  /** A new bot user and its token, which is shown only this once. */
+  createBot(body: CreateBotBody): Promise<CreatedBot> {
+    return unwrap(this.raw.POST('/api/v1/bots', { body }));
+  }
+
+  async bots(): Promise<Bot[]> {
+    return (await unwrap(this.raw.GET('/api/v1/bots'))).items;
+  }
+
+  /** A new token for the bot; the old one stops working at once. */
+  async rotateBotToken(botId: string): Promise<string> {
+    return (await unwrap(this.raw.POST('/api/v1/bots/{id}/token', { params: { path: { id: botId } } }))).token;
+  }
+
+  /** Sends the bot's frames to `url`, signed with the returned `secret` (shown only this once). */
+  setBotWebhook(botId: string, url: string): Promise<WebhookSet> {
+    return unwrap(this.raw.PUT('/api/v1/bots/{id}/webhook', { params: { path: { id: botId } }, body: { url } }));
+  }
+
+  removeBotWebhook(botId: string): Promise<void> {
+    return unwrap(this.raw.DELETE('/api/v1/bots/{id}/webhook', { params: { path: { id: botId } } }));
+  }
+
+  /** Deactivates the bot: its token and webhook stop at once. */
+  deactivateBot(botId: string): Promise<void> {
+    return unwrap(this.raw.DELETE('/api/v1/bots/{id}', { params: { path: { id: botId } } }));
   }
 
   // Admin (role admin)

@@ -4,6 +4,7 @@ import { el, setChildren } from '../dom.js';
 import { errorText } from '../errors.js';
 import { avatar, usernameSuffix } from '../identity.js';
 import type { UserDirectory } from '../users.js';
+import { muteToggle } from './mute-toggle.js';
 import type { PanelContent } from './side-panel.js';
 
 export interface GroupInfoOptions {
@@ -15,9 +16,10 @@ export interface GroupInfoOptions {
 }
 
 /**
- * A group's details: its name (the owner renames it), its members (the owner removes them), and
- * Leave. Members see each change as a system message in the conversation; this panel follows
- * the conversation list, which re-reads the group on every change.
+ * A conversation's details: muting its notifications and, for a group, its name (the owner
+ * renames it), its members (the owner removes them), and Leave. Members see each change as a
+ * system message in the conversation; this panel follows the conversation list, which re-reads
+ * the group on every change.
  */
 export function groupInfoPanel({ api, me, conversationId, conversations, users }: GroupInfoOptions): PanelContent {
   const status = el('p', { class: 'form-error', attrs: { role: 'alert' } });
@@ -30,6 +32,8 @@ export function groupInfoPanel({ api, me, conversationId, conversations, users }
   );
   const members = el('ul', { class: 'panel-list members', attrs: { 'aria-labelledby': 'members-title' } });
   const membersTitle = el('h3', { attrs: { id: 'members-title' } }, 'Members');
+  const mute = muteToggle(api, conversationId, conversations);
+  const isGroup = conversations.get(conversationId)?.type === 'group';
   const leaveButton = el('button', { class: 'danger', testid: 'leave-group', attrs: { type: 'button' } }, 'Leave group');
 
   const run = async (action: () => Promise<unknown>): Promise<void> => {
@@ -64,6 +68,8 @@ export function groupInfoPanel({ api, me, conversationId, conversations, users }
   function render(): void {
     const conversation = conversations.get(conversationId);
     if (!conversation) return;
+    mute.render();
+    if (conversation.type !== 'group') return;
     const owner = conversation.ownerId === me.id;
     renameForm.hidden = !owner;
     if (document.activeElement !== titleInput) titleInput.value = conversation.title ?? '';
@@ -96,9 +102,11 @@ export function groupInfoPanel({ api, me, conversationId, conversations, users }
   const unsubscribe = [conversations.changed.subscribe(render), users.changed.subscribe(render)];
   render();
   return {
-    title: 'Group info',
+    title: isGroup ? 'Group info' : 'Conversation info',
     testid: 'group-info',
-    body: el('div', { class: 'side-panel-body' }, renameForm, membersTitle, members, status, leaveButton),
+    body: isGroup
+      ? el('div', { class: 'side-panel-body' }, mute.element, renameForm, membersTitle, members, status, leaveButton)
+      : el('div', { class: 'side-panel-body' }, mute.element),
     destroy: () => unsubscribe.forEach((off) => off()),
   };
 }

@@ -50,6 +50,8 @@ export class Sidebar {
   private readonly list: HTMLUListElement;
   private readonly empty: HTMLElement;
   private readonly error = el('p', { class: 'form-error', attrs: { role: 'alert' } });
+  /** Offers shown above the list (the notifications hint). */
+  private readonly notices = el('div', { class: 'sidebar-notices' });
   private readonly items = new Map<string, HTMLLIElement>();
 
   constructor(private readonly options: SidebarOptions) {
@@ -80,6 +82,7 @@ export class Sidebar {
       messages,
       search.element,
       this.error,
+      this.notices,
       el(
         'div',
         { class: 'list-header' },
@@ -157,6 +160,10 @@ export class Sidebar {
     next.focus();
   }
 
+  addNotice(element: HTMLElement): void {
+    this.notices.append(element);
+  }
+
   private renderItem(conversation: Conversation): HTMLLIElement {
     const { me, users, presence } = this.options;
     let item = this.items.get(conversation.id);
@@ -185,7 +192,7 @@ export class Sidebar {
     // A direct conversation shows whether the other person is online, on the avatar.
     const status = other ? presence.get(other)?.status : undefined;
     // Rebuilt only when something shown changed, so a focused item keeps its focus.
-    const signature = JSON.stringify([title, username, detail, unread, mentions, conversation.updatedAt, isOpen, status]);
+    const signature = JSON.stringify([title, username, detail, unread, mentions, conversation.updatedAt, isOpen, status, conversation.muted]);
     if (button.dataset.signature === signature) return item;
     button.dataset.signature = signature;
     button.dataset.unread = String(unread);
@@ -204,6 +211,7 @@ export class Sidebar {
           { class: 'conversation-name' },
           el('span', { class: 'conversation-title', attrs: { dir: 'auto' } }, title),
           username ? el('span', { class: 'username muted' }, ` @${username}`) : null,
+          conversation.muted ? el('span', { class: 'muted-icon', testid: 'muted-icon', attrs: { role: 'img', 'aria-label': 'Muted', title: 'Notifications muted' } }, '🔕') : null,
           status ? el('span', { class: 'visually-hidden' }, `, ${status}`) : null,
         ),
         el('span', { class: 'conversation-detail muted', testid: 'conversation-preview', attrs: { dir: 'auto' } }, detail),

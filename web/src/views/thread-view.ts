@@ -316,7 +316,8 @@ export class ThreadView {
       this.subtitle.textContent = username ? `@${username}` : '';
     }
     this.addPeople.hidden = !(conversation.type === 'group' && conversation.ownerId === me.id);
-    this.infoButton.hidden = conversation.type !== 'group';
+    this.infoButton.hidden = false;
+    this.infoButton.textContent = conversation.type === 'group' ? 'Group info' : 'Info';
   }
 
   private render(change: ThreadChange): void {
