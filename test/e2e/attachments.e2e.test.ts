@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AttachmentsCleanup } from '../../src/attachments/attachments-cleanup.js';
 import { Clock } from '../../src/attachments/clock.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { download, jpegWithGps, multipart, ownDatabase, png, pngBomb, upload, uploaded, type Attachment } from '../support/attachments.js';
+import { download, jpegWithGps, multipart, png, pngBomb, upload, uploaded, type Attachment } from '../support/attachments.js';
+import { ownDatabase } from '../support/own-database.js';
 import { newDirect, newGroup, newUser, PASSWORD, send, testUser, uniqueName, type TestUser } from '../support/factories.js';
 import { forMessage, TestSocket } from '../support/ws-client.js';
 

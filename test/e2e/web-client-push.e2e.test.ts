@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { startApp, type TestApp } from '../support/app.js';
 import { hasChromium, launchChromium, screenshot, watchCspViolations } from '../support/browser.js';
 import { newDirect, newGroup, newUser, PASSWORD, send, type TestUser } from '../support/factories.js';
+import { ownDatabase } from '../support/own-database.js';
 import { PushService } from '../support/push-service.js';
 
 /**
@@ -23,6 +24,7 @@ let app: TestApp;
 let browser: Browser;
 let service: PushService;
 let db: pg.Client;
+let database: Awaited<ReturnType<typeof ownDatabase>>;
 const contexts: BrowserContext[] = [];
 const cspViolations: string[] = [];
 const pageErrors: string[] = [];
@@ -89,8 +91,12 @@ describe.runIf(runBrowserTests)('web client: notifications', () => {
     // (DELIVERIES_FOR_TESTS allows http and loopback endpoints, as for the push tests).
     // Offline (and so pushed to) soon after the page closes: the server does not push to a user
     // it counts as online, which lasts a grace after the last socket closes.
-    app = await startApp({ JOB_QUEUE_TASKS: 'push', PRESENCE_OFFLINE_GRACE_MS: '300' });
-    db = new pg.Client({ connectionString: inject('databaseUrl') });
+    // A database of its own: the other push suite's app would take this one's jobs (and sign
+    // them with its own VAPID key, which this suite's push service refuses).
+    database = await ownDatabase('web_push');
+    const databaseUrl = database?.url ?? inject('databaseUrl');
+    app = await startApp({ JOB_QUEUE_TASKS: 'push', PRESENCE_OFFLINE_GRACE_MS: '300', DATABASE_URL: databaseUrl });
+    db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     const key = await app.http().get('/api/v1/push/vapid-public-key').set((await newUser(app, 'key')).auth);
     vapidKey = key.body.publicKey;
@@ -109,6 +115,7 @@ describe.runIf(runBrowserTests)('web client: notifications', () => {
     await app?.close();
     await service?.close();
     await db?.end();
+    await database?.drop();
   });
 
   async function user(prefix: string, displayName: string): Promise<TestUser> {

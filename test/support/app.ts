@@ -34,7 +34,7 @@ export const NO_RATE_LIMITS = {
  * the rules start apps with both set to false). The apps of all suites share one database and so
  * one job queue: only the suites of deliveries run its jobs (JOB_QUEUE_TASKS), each only its own
  * kind, so that no app takes another suite's jobs (a push is sent or not by what the app that runs
- * it knows of sockets).
+ * it knows of sockets); a second suite of a kind runs on a database of its own (own-database.ts).
  */
 export const DELIVERIES_FOR_TESTS = { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true', JOB_QUEUE_TASKS: 'none' };
 

@@ -1,11 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { crc32, deflateSync } from 'node:zlib';
-import pg from 'pg';
 import sharp from 'sharp';
-import { DataSource } from 'typeorm';
-import { expect, inject } from 'vitest';
-import { runMigrations } from '../../src/database/migrate.js';
-import { typeOrmOptions } from '../../src/database/typeorm-options.js';
+import { expect } from 'vitest';
 import type { TestApp } from './app.js';
 import type { TestUser } from './factories.js';
 
@@ -84,35 +80,6 @@ export function binary(response: { on: (event: string, listener: (chunk?: Buffer
 export function download(app: TestApp, path: string, user?: TestUser) {
   const request = app.http().get(path).buffer(true).parse(binary);
   return user ? request.set(user.auth) : request;
-}
-
-/**
- * A database of the suite's own, migrated, on the test PostgreSQL: for a suite that moves the
- * clock of its cleanup job, which would otherwise sweep other suites' uploads. Undefined on the
- * embedded database (one database only): the suite then shares the test database.
- */
-export async function ownDatabase(name: string): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
-  if (!process.env.TEST_DATABASE_URL) return undefined;
-  const shared = new URL(inject('databaseUrl'));
-  const database = `${shared.pathname.slice(1)}_${name}_${randomBytes(3).toString('hex')}`.slice(0, 63);
-  const admin = new pg.Client({ connectionString: shared.toString() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${database}"`);
-  await admin.end();
-  const url = new URL(shared);
-  url.pathname = `/${database}`;
-  const dataSource = await new DataSource(typeOrmOptions(url.toString(), 2)).initialize();
-  await runMigrations(dataSource);
-  await dataSource.destroy();
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const client = new pg.Client({ connectionString: shared.toString() });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-      await client.end();
-    },
-  };
 }
 
 export interface Part {
