@@ -71,24 +71,29 @@ export class Webhooks1766510000000 implements MigrationInterface {
     // commit instead (JobQueue.nudge), and poll every second besides. plpgsql, whose body is
     // checked only when run: graphile-worker's schema (0.16.6) is installed by its own migrate,
     // after this one.
+    //
+    // A destination's job is locked (FOR NO KEY UPDATE, in key order, so wakers never deadlock)
+    // until the caller commits: a worker's get_job skips a locked job (FOR UPDATE SKIP LOCKED),
+    // so no run can start, read what waits, and finish before the caller's rows are visible to
+    // it. The lock writes no new row version: a waiting job is left as it is (it reads what
+    // waits when it runs); rewriting it on every send cost the sends dearly (bench/HISTORY.md,
+    // 2026-12-07). A running job has its key taken away, and a new one runs after it, in its queue.
     await queryRunner.query(`
       CREATE FUNCTION wake_jobs(task text, keys text[]) RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        job_keys text[] := ARRAY(SELECT DISTINCT task || ':' || k FROM unnest(keys) k ORDER BY 1);
       BEGIN
         INSERT INTO graphile_worker._private_tasks (identifier) VALUES (task) ON CONFLICT DO NOTHING;
         INSERT INTO graphile_worker._private_job_queues (queue_name)
-        SELECT DISTINCT task || ':' || k FROM unnest(keys) k ON CONFLICT DO NOTHING;
-        -- A job already running has its key taken away: the new one runs after it, in its queue.
+        SELECT q FROM unnest(job_keys) q ON CONFLICT DO NOTHING;
+        PERFORM FROM graphile_worker._private_jobs j WHERE j.key = ANY (job_keys) ORDER BY j.key FOR NO KEY UPDATE;
         UPDATE graphile_worker._private_jobs j SET key = NULL, attempts = j.max_attempts, updated_at = now()
-          FROM unnest(keys) k
-         WHERE j.key = task || ':' || k AND j.is_available IS NOT TRUE;
-        INSERT INTO graphile_worker._private_jobs AS j (job_queue_id, task_id, payload, key)
-        SELECT q.id, t.id, json_build_object('key', k), task || ':' || k
-          FROM (SELECT DISTINCT k FROM unnest(keys) k) wanted
+         WHERE j.key = ANY (job_keys) AND j.is_available IS NOT TRUE;
+        INSERT INTO graphile_worker._private_jobs (job_queue_id, task_id, payload, key)
+        SELECT q.id, t.id, json_build_object('key', substr(q.queue_name, length(task) + 2)), q.queue_name
+          FROM graphile_worker._private_job_queues q
           JOIN graphile_worker._private_tasks t ON t.identifier = task
-          JOIN graphile_worker._private_job_queues q ON q.queue_name = task || ':' || k
-        -- A job already waiting is left alone: it reads what waits when it runs, this too. (An
-        -- update here rewrote that row on every send, to no end, and cost the sends dearly.) A
-        -- destination waiting out its backoff keeps waiting: a new frame does not cut it short.
+         WHERE q.queue_name = ANY (job_keys)
         ON CONFLICT (key) DO NOTHING;
       END $$`);
     await queryRunner.query(`
