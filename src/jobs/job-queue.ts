@@ -47,6 +47,7 @@ export interface KeyedJob {
 @Injectable()
 export class JobQueue implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly tasks: TaskList = {};
+  private readonly crontab: string[] = [];
   private runner: Runner | undefined;
   private pool: pg.Pool | undefined;
   private nudgeTimer: NodeJS.Timeout | undefined;
@@ -58,8 +59,23 @@ export class JobQueue implements OnApplicationBootstrap, BeforeApplicationShutdo
 
   /** Registers a task, if this instance runs it (JOB_QUEUE_TASKS). */
   define(name: string, task: (job: KeyedJob) => Promise<void>): void {
+    if (this.runs(name)) this.tasks[name] = task as Task;
+  }
+
+  /**
+   * Registers `<partOf>-sweep`, run once a minute on one of the instances that run `partOf`
+   * (graphile-worker's crontab, which records each run in the database so that instances do not
+   * double it).
+   */
+  defineSweep(partOf: string, task: () => Promise<void>): void {
+    if (!this.runs(partOf)) return;
+    this.tasks[`${partOf}-sweep`] = (() => task()) as Task;
+    this.crontab.push(`* * * * * ${partOf}-sweep`);
+  }
+
+  private runs(name: string): boolean {
     const { jobQueueTasks } = this.config;
-    if (jobQueueTasks === 'all' || jobQueueTasks.includes(name)) this.tasks[name] = task as Task;
+    return jobQueueTasks === 'all' || jobQueueTasks.includes(name);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -77,6 +93,7 @@ export class JobQueue implements OnApplicationBootstrap, BeforeApplicationShutdo
     this.runner = await run({
       pgPool: this.pool,
       taskList: this.tasks,
+      crontab: this.crontab.join('\n'),
       concurrency: CONCURRENCY,
       pollInterval: POLL_INTERVAL_MS,
       noHandleSignals: true,

@@ -5,7 +5,7 @@ import { checkDestination, DestinationRefused, type DestinationRules } from '../
 import { postTo } from '../deliveries/pinned-post.js';
 import { JobQueue } from '../jobs/job-queue.js';
 import { PresenceStore } from '../presence/presence-store.js';
-import { retryDelayMs } from '../webhooks/webhook-deliverer.js';
+import { FORGOTTEN_AFTER_SECONDS, retryDelayMs } from '../webhooks/webhook-deliverer.js';
 import { PushRepository, type WaitingPush } from './push.repository.js';
 import { VAPID_KEYS, type VapidKeys } from './vapid-keys.js';
 
@@ -28,12 +28,21 @@ export class PushDeliverer {
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(VAPID_KEYS) private readonly vapid: VapidKeys,
-    jobs: JobQueue,
+    private readonly jobs: JobQueue,
     private readonly pushes: PushRepository,
     private readonly presence: PresenceStore,
   ) {
     this.rules = { allowHttp: config.webhookAllowHttp, allowPrivate: config.webhookAllowPrivate };
     jobs.define('push', ({ key }) => this.run(key));
+    jobs.defineSweep('push', () => this.wakeForgotten());
+  }
+
+  /** Pushes left waiting with no job to send them get one (see WebhooksRepository.wakeForgotten). */
+  async wakeForgotten(): Promise<void> {
+    const woken = await this.pushes.wakeForgotten(FORGOTTEN_AFTER_SECONDS);
+    if (woken === 0) return;
+    this.logger.warn(`Woke the push jobs of ${woken} subscriptions whose pushes were waiting with none`);
+    this.jobs.nudge();
   }
 
   private async run(subscriptionId: string): Promise<void> {

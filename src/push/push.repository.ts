@@ -121,6 +121,19 @@ export class PushRepository {
     );
   }
 
+  /** As WebhooksRepository.wakeForgotten, for subscriptions: how many were woken. */
+  async wakeForgotten(seconds: number): Promise<number> {
+    const rows: { count: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS count, wake_jobs('push', array_agg(subscription_id::text))
+         FROM (SELECT DISTINCT d.subscription_id FROM push_deliveries d
+                WHERE d.created_at < now() - make_interval(secs => $1)
+                  AND NOT EXISTS (SELECT FROM graphile_worker._private_jobs j WHERE j.key = 'push:' || d.subscription_id)) forgotten
+       HAVING count(*) > 0`,
+      [seconds],
+    );
+    return rows[0]?.count ?? 0;
+  }
+
   /** Runs the subscription's job again now: more is waiting than one run sends. */
   async wake(subscriptionId: string): Promise<void> {
     await this.retryLater(subscriptionId, 0);

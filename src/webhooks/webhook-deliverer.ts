@@ -9,6 +9,9 @@ import { WebhooksRepository, type WaitingDelivery } from './webhooks.repository.
 const READ_BATCH = 50;
 const RUN_MAX = 500;
 
+/** Frames waiting this long with no job are taken for forgotten (a job runs well within it). */
+export const FORGOTTEN_AFTER_SECONDS = 60;
+
 /** The first retry's delay; each failure in a row doubles it, up to the cap. */
 const FIRST_RETRY_MS = 5_000;
 const MAX_RETRY_MS = 60 * 60_000;
@@ -35,11 +38,20 @@ export class WebhookDeliverer {
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
-    jobs: JobQueue,
+    private readonly jobs: JobQueue,
     private readonly webhooks: WebhooksRepository,
   ) {
     this.rules = { allowHttp: config.webhookAllowHttp, allowPrivate: config.webhookAllowPrivate };
     jobs.define('webhook', ({ key }) => this.run(key));
+    jobs.defineSweep('webhook', () => this.wakeForgotten());
+  }
+
+  /** Frames left waiting with no job to send them get one (see WebhooksRepository.wakeForgotten). */
+  async wakeForgotten(): Promise<void> {
+    const woken = await this.webhooks.wakeForgotten(FORGOTTEN_AFTER_SECONDS);
+    if (woken === 0) return;
+    this.logger.warn(`Woke the webhook jobs of ${woken} bots whose frames were waiting with none`);
+    this.jobs.nudge();
   }
 
   private async run(botId: string): Promise<void> {

@@ -159,6 +159,22 @@ export class WebhooksRepository {
     );
   }
 
+  /**
+   * Wakes the job of every bot whose frames have waited over `seconds` with no job to send them
+   * (a job woken before a crash that lost it, or a run that ended just as a frame came): how many.
+   */
+  async wakeForgotten(seconds: number): Promise<number> {
+    const rows: { count: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS count, wake_jobs('webhook', array_agg(bot_id::text))
+         FROM (SELECT DISTINCT d.bot_id FROM webhook_deliveries d
+                WHERE d.dead_at IS NULL AND d.created_at < now() - make_interval(secs => $1)
+                  AND NOT EXISTS (SELECT FROM graphile_worker._private_jobs j WHERE j.key = 'webhook:' || d.bot_id)) forgotten
+       HAVING count(*) > 0`,
+      [seconds],
+    );
+    return rows[0]?.count ?? 0;
+  }
+
   /** Runs the bot's job again now: more is waiting than one run sends. */
   async wake(botId: string): Promise<void> {
     await this.retryLater(botId, 0);

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { addressResolver } from '../../src/deliveries/destination.js';
+import { WebhookDeliverer } from '../../src/webhooks/webhook-deliverer.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { newGroup, newUser, send, testUser, uniqueName, type TestUser } from '../support/factories.js';
 import { hasRedisServer, startService, type ServiceProcess } from '../support/processes.js';
@@ -386,6 +387,8 @@ describe('webhooks', () => {
     await expect.poll(() => [count('message.updated'), count('conversation.updated')], { timeout: 5000 }).toEqual([1, 2]);
     expect(hook.requests.find((request) => request.frame.type === 'message.updated')!.frame).toMatchObject({ id: first.id, conversationId: groupId });
 
+    // A batch's frames are marked delivered once the batch is sent: just after the last arrives.
+    await expect.poll(async () => (await health(bot.id)).waiting).toBe(0);
     const seen = await health(bot.id);
     expect(seen).toMatchObject({ botId: bot.id, url: hook.url, failuresInARow: 0, waiting: 0, deadLetters: 0, lastError: null });
     expect(Date.parse(seen.lastSuccessAt)).toBeGreaterThan(Date.now() - 60_000);
@@ -437,7 +440,25 @@ describe('webhooks', () => {
     const seqs = hook.delivered.map((request) => request.frame.seq!);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     for (const request of hook.requests) expect(verifySignature(secret, request.signature, request.body)).toBe(true);
+    await expect.poll(async () => (await health(bot.id)).waiting).toBe(0);
     expect(await health(bot.id)).toMatchObject({ failuresInARow: 0, waiting: 0, deadLetters: 0 });
+  });
+
+  it('a frame left waiting with no job (its wake lost) is sent by the minute’s sweep', async () => {
+    const alice = await newUser(app, 'alice');
+    const bot = await newBot(app, alice);
+    const hook = await receiver();
+    await setWebhook(alice, bot, hook.url);
+    // A frame written without waking a job, as one whose job was lost, waiting for two minutes.
+    await db.query(`INSERT INTO webhook_deliveries (bot_id, frame, created_at) VALUES ($1, '{"type": "test.forgotten"}', now() - interval '2 minutes')`, [bot.id]);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(hook.requests).toEqual([]);
+
+    await app.app.get(WebhookDeliverer).wakeForgotten();
+    await expect.poll(() => hook.requests.map((request) => request.frame), { timeout: 5000 }).toEqual([{ type: 'test.forgotten' }]);
+    // graphile-worker's crontab runs the sweep once a minute, on one instance.
+    const known = await db.query(`SELECT identifier FROM graphile_worker._private_known_crontabs WHERE identifier = 'webhook-sweep'`);
+    expect(known.rows).toEqual([{ identifier: 'webhook-sweep' }]);
   });
 
   it('a slow receiver (no answer in 10 s) delays neither sends nor other bots; one down for a day leaves dead letters', { timeout: 90_000 }, async () => {
