@@ -289,6 +289,29 @@ describe.runIf(runBrowserTests)('web client: notifications', () => {
     await expect.poll(() => workerToken(worker)).toBeUndefined();
   });
 
+  it('ends the subscription another account left in this browser when someone else logs in', async () => {
+    const alice = await user('alice', 'Alice Liddell');
+    const carol = await user('carol', 'Carol Danvers');
+    const context = await newContext({ subscription: service.newBrowser() });
+    let page = await logIn(context, alice);
+    await openSettings(page);
+    await page.getByTestId('notifications-switch').click();
+    await expect.poll(() => pushState(page)).toBe('on');
+    const subscribed = () => page.evaluate<string | null>("localStorage.getItem('test.push-subscribed')");
+    expect(await subscribed()).toBe('1');
+
+    // Alice's session ends without a logout (its tokens expire); Carol logs in on this browser.
+    await page.evaluate("localStorage.removeItem('parley.session')");
+    await page.close();
+    page = await logIn(context, carol);
+    await expect.poll(subscribed).toBeNull();
+    const worker = await serviceWorker(context);
+    const carolToken = await page.evaluate<string>("JSON.parse(localStorage.getItem('parley.session')).token");
+    await expect.poll(async () => (await workerToken(worker))?.accessToken).toBe(carolToken);
+    await openSettings(page);
+    expect(await pushState(page)).toBe('off');
+  });
+
   it('mutes a conversation from its info panel, and the list marks it', async () => {
     const alice = await user('alice', 'Alice Liddell');
     const bob = await user('bob', 'Bob Builder');

@@ -123,7 +123,7 @@ class Chat {
     this.push = new PushNotifications(this.api, me.id, () => ({ accessToken: this.tokens.accessToken, expiresAt: this.tokens.expiresAt }));
     // The service worker reads with the page's token and never refreshes: it gets each new one.
     this.tokens.onToken(() => void this.push.handToken());
-    void this.push.handToken();
+    void this.push.endOtherAccounts().then(() => this.push.handToken());
     this.conversations = new ConversationStore(this.api);
     this.users = new UserDirectory(this.api, me);
     this.typing = new Typing(this.client, me.id);

@@ -78,6 +78,23 @@ export class PushNotifications {
     await this.tell({ type: 'forget' });
   }
 
+  /**
+   * A subscription this browser holds for another account (whose session ended without logging
+   * out) is ended: its pushes are not this user's, and the worker would read them with this
+   * user's token. The push service then answers the server 410, and the server forgets it.
+   */
+  async endOtherAccounts(): Promise<void> {
+    if (!pushSupported() || this.storedId()) return;
+    const subscription = await this.subscription().catch(() => undefined);
+    if (!subscription) return;
+    await subscription.unsubscribe().catch(() => false);
+    try {
+      localStorage.removeItem(SUBSCRIPTION_KEY);
+    } catch {
+      // Storage unavailable: nothing was kept.
+    }
+  }
+
   /** Gives the worker (if one is registered) the session's current access token. */
   async handToken(): Promise<void> {
     const { accessToken, expiresAt } = this.currentToken();
