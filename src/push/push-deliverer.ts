@@ -3,9 +3,9 @@ import webpush from 'web-push';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { checkDestination, DestinationRefused, type DestinationRules } from '../deliveries/destination.js';
 import { postTo } from '../deliveries/pinned-post.js';
+import { FORGOTTEN_AFTER_SECONDS, retryDelayMs } from '../deliveries/retry-policy.js';
 import { JobQueue } from '../jobs/job-queue.js';
 import { PresenceStore } from '../presence/presence-store.js';
-import { FORGOTTEN_AFTER_SECONDS, retryDelayMs } from '../webhooks/webhook-deliverer.js';
 import { PushRepository, type WaitingPush } from './push.repository.js';
 import { VAPID_KEYS, type VapidKeys } from './vapid-keys.js';
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { RETRY_WINDOW_HOURS } from '../webhooks/webhooks.repository.js';
+import { RETRY_WINDOW_HOURS } from '../deliveries/retry-policy.js';
 
 /** A push waiting for a subscription, with the subscription. */
 export interface WaitingPush {

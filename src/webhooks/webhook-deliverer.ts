@@ -2,28 +2,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { JobQueue } from '../jobs/job-queue.js';
 import { checkDestination, DestinationRefused, type Destination, type DestinationRules } from '../deliveries/destination.js';
+import { FORGOTTEN_AFTER_SECONDS, retryDelayMs } from '../deliveries/retry-policy.js';
 import { postFrame } from './webhook-post.js';
 import { WebhooksRepository, type WaitingDelivery } from './webhooks.repository.js';
 
 /** Frames read per query, and sent per run of a bot's job before others get their turn. */
 const READ_BATCH = 50;
 const RUN_MAX = 500;
-
-/** Frames waiting this long with no job are taken for forgotten (a job runs well within it). */
-export const FORGOTTEN_AFTER_SECONDS = 60;
-
-/** The first retry's delay; each failure in a row doubles it, up to the cap. */
-const FIRST_RETRY_MS = 5_000;
-const MAX_RETRY_MS = 60 * 60_000;
-
-/**
- * How long to wait after `failuresInARow` failures: exponential, capped at an hour, and jittered
- * (between half and all of it) so that destinations that failed together do not retry together.
- */
-export function retryDelayMs(failuresInARow: number, random = Math.random()): number {
-  const full = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(failuresInARow - 1, 20));
-  return Math.round(full / 2 + (random * full) / 2);
-}
 
 /**
  * The `webhook` job: sends a bot's waiting frames to its webhook, oldest first, one at a time,

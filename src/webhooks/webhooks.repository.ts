@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ServerFrame } from '../notifications/frames.js';
+import { RETRY_WINDOW_HOURS } from '../deliveries/retry-policy.js';
 import { JobQueue } from '../jobs/job-queue.js';
 
 /** A frame waiting for a bot's webhook, with where it goes. */
@@ -28,9 +29,6 @@ export interface WebhookHealthRow {
   waiting: number;
   deadLetters: number;
 }
-
-/** Given up on after this long failing: more than the contract's "at least 24 h". */
-export const RETRY_WINDOW_HOURS = 25;
 
 /** Every statement on `webhooks` and `webhook_deliveries`. */
 @Injectable()

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isPublicAddress, parseWebhookUrl } from '../../src/deliveries/destination.js';
-import { retryDelayMs } from '../../src/webhooks/webhook-deliverer.js';
+import { retryDelayMs } from '../../src/deliveries/retry-policy.js';
 import { signature } from '../../src/webhooks/webhook-post.js';
 
 describe('isPublicAddress', () => {
