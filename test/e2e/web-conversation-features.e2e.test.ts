@@ -273,6 +273,12 @@ describe.runIf(runBrowserTests)('web client: conversation features', () => {
     expect(await result.locator('.panel-item-text').textContent()).toBe('the pineapple recipe is in the blue book');
     expect(await axeFindings(b)).toEqual([]);
     await shots(b, 'features-search-results');
+    // Down from the box to the result, Up back to the box.
+    const focused = () => b.evaluate<string | undefined>('document.activeElement?.dataset.testid');
+    await b.getByTestId('message-search').press('ArrowDown');
+    expect(await focused()).toBe('search-result');
+    await b.keyboard.press('ArrowUp');
+    expect(await focused()).toBe('message-search');
     await result.click();
     await expect.poll(() => openId(b)).toBe(id);
     await expect.poll(() => message(b, 1).getAttribute('data-highlight'), { timeout: 10_000 }).toBe('true');

@@ -4,6 +4,7 @@ import { el, formatActivity, formatFull, setChildren } from '../dom.js';
 import { errorText } from '../errors.js';
 import type { UserDirectory } from '../users.js';
 import { conversationTitle } from '../conversation-title.js';
+import { arrowKeysThroughResults } from './result-keys.js';
 
 export interface MessageSearchOptions {
   api: ParleyApi;
@@ -97,23 +98,9 @@ export function messageSearch(options: MessageSearchOptions): HTMLElement {
       event.preventDefault();
       input.value = '';
       clear();
-    } else if (event.key === 'ArrowDown') {
-      const first = results.querySelector('button');
-      if (first) {
-        event.preventDefault();
-        first.focus();
-      }
     }
   });
-  results.addEventListener('keydown', (event) => {
-    const buttons = Array.from(results.querySelectorAll('button'));
-    const index = buttons.indexOf(document.activeElement as HTMLButtonElement);
-    if (index < 0) return;
-    if (event.key === 'ArrowDown' && buttons[index + 1]) buttons[index + 1]!.focus();
-    else if (event.key === 'ArrowUp') (buttons[index - 1] ?? input).focus();
-    else return;
-    event.preventDefault();
-  });
+  arrowKeysThroughResults(input, results);
 
   return el(
     'div',

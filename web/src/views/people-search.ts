@@ -1,6 +1,7 @@
 import type { ParleyApi, User } from '@parley/client';
 import { errorText } from '../errors.js';
 import { el, setChildren } from '../dom.js';
+import { arrowKeysThroughResults } from './result-keys.js';
 
 export interface PeopleSearchOptions {
   api: ParleyApi;
@@ -100,23 +101,9 @@ export function peopleSearch(options: PeopleSearchOptions): { element: HTMLEleme
       event.preventDefault();
       event.stopPropagation();
       clear();
-    } else if (event.key === 'ArrowDown') {
-      const first = results.querySelector('button');
-      if (first) {
-        event.preventDefault();
-        first.focus();
-      }
     }
   });
-  results.addEventListener('keydown', (event) => {
-    const buttons = Array.from(results.querySelectorAll('button'));
-    const index = buttons.indexOf(document.activeElement as HTMLButtonElement);
-    if (index < 0) return;
-    if (event.key === 'ArrowDown' && buttons[index + 1]) buttons[index + 1].focus();
-    else if (event.key === 'ArrowUp') (buttons[index - 1] ?? input).focus();
-    else return;
-    event.preventDefault();
-  });
+  arrowKeysThroughResults(input, results);
 
   const element = el(
     'div',
