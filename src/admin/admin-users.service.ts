@@ -47,14 +47,16 @@ export class AdminUsersService {
     const result = await this.users.changeRoleOrActivation(caller.id, userId, { role: dto.role, active: dto.active });
     if (result === 'caller-not-admin') throw new ForbiddenException('This needs the admin role');
     if (result === 'not-found') throw new NotFoundException('User not found');
+    const { user, deactivatedBotIds } = result;
     if (dto.active === false) {
-      // Its tokens stopped working with the commit; its open sockets, on every instance, go now.
-      this.notifier.disconnectUser(userId, CloseCode.Unauthorized, 'deactivated');
+      // Its tokens (and its bots') stopped working with the commit; their open sockets, on every instance, go now.
+      for (const id of [userId, ...deactivatedBotIds]) this.notifier.disconnectUser(id, CloseCode.Unauthorized, 'deactivated');
     }
     this.logger.log(
       { reqId: requestId },
-      `Admin ${caller.username} (${caller.id}) changed user ${result.username} (${userId}): ${JSON.stringify(dto)}`,
+      `Admin ${caller.username} (${caller.id}) changed user ${user.username} (${userId}): ${JSON.stringify(dto)}` +
+        (deactivatedBotIds.length > 0 ? `; its bots ${deactivatedBotIds.join(', ')} deactivated with it` : ''),
     );
-    return toAdminUserView(result);
+    return toAdminUserView(user);
   }
 }

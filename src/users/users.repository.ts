@@ -23,7 +23,8 @@ export interface AdminUserFilter {
   afterUsername?: string;
 }
 
-export type UserChangeResult = AdminUserRow | 'caller-not-admin' | 'not-found';
+/** The changed user, and the bots it owns that were deactivated with it. */
+export type UserChangeResult = { user: AdminUserRow; deactivatedBotIds: string[] } | 'caller-not-admin' | 'not-found';
 
 /** What the first-admin setup needs of an account: its id, role, activation and password hash. */
 export interface Account {
@@ -139,7 +140,10 @@ export class UsersRepository {
   /**
    * Changes a user's role and/or activation as `callerId`, who must still be an active admin
    * when the change is made (checked under a lock, in the same transaction). Deactivating also
-   * bumps token_version in the same UPDATE, so every token issued before stops working at once.
+   * bumps token_version in the same UPDATE, so every token issued before stops working at once,
+   * and deactivates the bots the user owns likewise, their tokens and webhooks gone: nobody
+   * answers for a bot whose owner is gone. Reactivating the user leaves them so (an admin may
+   * reactivate a bot; its owner then gives it a new token and webhook).
    */
   async changeRoleOrActivation(callerId: string, userId: string, change: { role?: Role; active?: boolean }): Promise<UserChangeResult> {
     return this.dataSource.transaction(async (manager) => {
@@ -158,8 +162,20 @@ export class UsersRepository {
         [userId, change.role ?? null, change.active ?? null],
       );
       if (!changed) return 'not-found';
+      const bots: { id: string }[] =
+        change.active === false
+          ? await manager.query(
+              // As BotsRepository.deactivate does to one bot: its token's session and its webhook go.
+              `WITH stopped AS (UPDATE users SET active = false, token_version = token_version + 1 WHERE owner_id = $1 AND active RETURNING id),
+                    sessions_ended AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM stopped)),
+                    webhooks_removed AS (DELETE FROM webhooks WHERE bot_id IN (SELECT id FROM stopped)),
+                    members_unmarked AS (UPDATE conversation_members SET webhook = false WHERE webhook AND user_id IN (SELECT id FROM stopped))
+               SELECT id::text FROM stopped`,
+              [userId],
+            )
+          : [];
       const [row] = await manager.query(`SELECT ${ADMIN_USER_COLUMNS} FROM users u WHERE u.id = $1`, [userId]);
-      return row as AdminUserRow;
+      return { user: row as AdminUserRow, deactivatedBotIds: bots.map((bot) => bot.id) };
     });
   }
 

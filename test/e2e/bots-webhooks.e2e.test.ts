@@ -444,6 +444,32 @@ describe('webhooks', () => {
     expect(await health(bot.id)).toMatchObject({ failuresInARow: 0, waiting: 0, deadLetters: 0 });
   });
 
+  it('deactivating a user deactivates its bots: tokens refused, sockets closed, webhooks gone', async () => {
+    const alice = await newUser(app, 'alice');
+    const bob = await newUser(app, 'bob');
+    const bot = await newBot(app, alice);
+    const hook = await receiver();
+    await setWebhook(alice, bot, hook.url);
+    const groupId = await newGroup(app, bob, [alice, { id: bot.id } as TestUser], 'with alice’s bot');
+    await expect.poll(() => hook.requests.length, { timeout: 5000 }).toBeGreaterThan(0);
+    // Known to this instance (its verify is kept) before the owner goes.
+    expect((await app.http().get('/api/v1/users/me').set(bot.auth)).status).toBe(200);
+    const socket = await connect(app.wsUrl, bot.token);
+
+    expect((await app.http().patch(`/api/v1/admin/users/${alice.id}`).set(admin.auth).send({ active: false })).status).toBe(200);
+    expect(await socket.waitForClose()).toBe(4401);
+    expect((await app.http().get('/api/v1/users/me').set(bot.auth)).status).toBe(401);
+    expect((await app.http().post('/api/v1/messages').set(bot.auth).send({ conversationId: groupId, body: 'still here' })).status).toBe(401);
+    expect(await health(bot.id)).toBeUndefined();
+    const before = hook.requests.length;
+    await send(app, bob, groupId, 'nobody answers for that bot now');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(hook.requests).toHaveLength(before);
+    // Reactivating the owner does not bring the bot back.
+    expect((await app.http().patch(`/api/v1/admin/users/${alice.id}`).set(admin.auth).send({ active: true })).status).toBe(200);
+    expect((await app.http().get('/api/v1/users/me').set(bot.auth)).status).toBe(401);
+  });
+
   it('a frame left waiting with no job (its wake lost) is sent by the minute’s sweep', async () => {
     const alice = await newUser(app, 'alice');
     const bot = await newBot(app, alice);

@@ -12,7 +12,7 @@ export class UpdateUserDto {
 
   @ApiPropertyOptional({
     description:
-      'false deactivates: the user is logged out everywhere at once (tokens refused, sockets closed with 4401) and cannot log in; true reactivates (the user logs in again)',
+      'false deactivates: the user is logged out everywhere at once (tokens refused, sockets closed with 4401) and cannot log in, and the bots it owns are deactivated with it (tokens and webhooks gone); true reactivates the user (who logs in again), not its bots',
   })
   @IsOptional()
   @IsBoolean()
