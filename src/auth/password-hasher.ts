@@ -6,7 +6,7 @@ import { Piscina } from 'piscina';
 import { ClientGoneException } from '../common/client-gone.js';
 import { ServiceBusyException } from '../common/service-busy.exception.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import type { ScryptTask } from './password-hash-worker.js';
+import type { ScryptTask } from './password-hash-worker.cjs';
 
 const KEY_LENGTH = 32;
 const BLOCK_SIZE = 8;
@@ -15,11 +15,14 @@ const PARALLELISM = 1;
 /**
  * The worker's compiled file. Under vitest this module is the TypeScript source, which a worker
  * thread cannot load, so the build beside it is used (the test setup keeps it current).
+ * CommonJS (`.cts`): piscina loads a worker with `require`, and Node 20's require of an ES
+ * module sometimes aborted the process on a native assertion (seen once in CI, in
+ * CreateRequiredModuleFacade).
  */
 function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) return path.resolve(path.dirname(here), '../../dist/src/auth/password-hash-worker.js');
-  return path.join(path.dirname(here), 'password-hash-worker.js');
+  if (here.endsWith('.ts')) return path.resolve(path.dirname(here), '../../dist/src/auth/password-hash-worker.cjs');
+  return path.join(path.dirname(here), 'password-hash-worker.cjs');
 }
 
 /**
