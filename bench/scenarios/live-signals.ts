@@ -30,6 +30,8 @@ const MAX_SIZE = 50;
 /** Source addresses of their own: the connections phase, a minute later, uses 127.0.0.1–4. */
 const SOURCE_ADDRESSES = ['127.0.0.5', '127.0.0.6', '127.0.0.7', '127.0.0.8'];
 const CONNECT_CONCURRENCY = 200;
+/** The window in which the load alone is measured: about as long as a sender run. */
+const LOAD_WINDOW_MS = 12_000;
 
 export interface LiveSignalsResult {
   users: number;
@@ -41,12 +43,14 @@ export interface LiveSignalsResult {
   churnPerSecond: number;
   /** Users away at any time (see AWAY_SHARE). */
   away: number;
-  /** The measured window: while the K=16 sender ran under the load. */
+  /** The measured window: the load alone, before the K=16 sender joins it. */
   measuredMs: number;
   typingSent: number;
   typingReceived: number;
-  /** Typing frame arrival minus the sender's frame, ms (one clock: the harness's). */
+  /** Typing frame arrival minus the sender's frame, ms (one clock: the harness's), in the window. */
   typingMs: Summary;
+  /** The same while the closed-loop K=16 sender ran under the load, which saturates the machine. */
+  typingWithSendersMs?: Summary;
   presenceReceived: number;
   framesDeliveredPerSecond: number;
   /** From the servers' /metrics, summed: changes announced, signals passed on and dropped. */
@@ -84,13 +88,12 @@ function random(seed: number): () => number {
 /** What the harness's sockets saw, and what they should have. */
 class Signals {
   readonly lastTyping = new Map<string, number>();
-  readonly typingMs: number[] = [];
+  /** Latencies of typing frames sent in the current window, when one is open. */
+  window?: { from: number; typingMs: number[] };
   typingReceived = 0;
   presenceReceived = 0;
   stray = 0;
   readonly samples: string[] = [];
-  /** Frames sent from this time on count toward the latencies. */
-  measuringFrom = Infinity;
 
   constructor(private readonly conversationOf: Map<string, string>) {}
 
@@ -102,7 +105,7 @@ class Signals {
       if (this.conversationOf.get(receiverId) !== frame.conversationId || sentAt === undefined) {
         return this.strayFrame(`user ${receiverId} got typing of user ${frame.userId} in conversation ${frame.conversationId}`);
       }
-      if (sentAt >= this.measuringFrom) this.typingMs.push(at - sentAt);
+      if (this.window && sentAt >= this.window.from) this.window.typingMs.push(at - sentAt);
     } else if (data.startsWith('{"type":"presence"')) {
       const frame = JSON.parse(data) as { userId: string };
       this.presenceReceived++;
@@ -320,11 +323,13 @@ export async function liveSignals(
   await sleep(ctx.quick ? 5000 : 12_000);
   const redis = options.redisUrl ? new Redis(options.redisUrl, { lazyConnect: false }) : undefined;
   try {
+    // The load alone, measured over about as long as a sender run lasts.
     const before = { at: performance.now(), metrics: await scrapeAll(options.servers), redis: await redisCommands(redis) };
-    const counts = { typing: signals.typingReceived, presence: signals.presenceReceived, sent: typingSent, connects, disconnects, stray: signals.stray };
-    signals.measuringFrom = before.at;
-    result.underLoad = await throughput(ctx, pairs, options.senders);
+    const counts = { typing: signals.typingReceived, presence: signals.presenceReceived, sent: typingSent, connects, disconnects };
+    signals.window = { from: before.at, typingMs: [] };
+    await sleep(ctx.quick ? 5000 : LOAD_WINDOW_MS);
     const after = { at: performance.now(), metrics: await scrapeAll(options.servers), redis: await redisCommands(redis) };
+    const typingMs = signals.window.typingMs;
     const seconds = (after.at - before.at) / 1000;
     const delta = (key: 'presenceAnnouncements' | 'typingPassed' | 'typingLimited') =>
       after.metrics.reduce((sum, sample) => sum + sample[key], 0) - before.metrics.reduce((sum, sample) => sum + sample[key], 0);
@@ -333,7 +338,7 @@ export async function liveSignals(
     result.typingReceived = signals.typingReceived - counts.typing;
     result.presenceReceived = signals.presenceReceived - counts.presence;
     result.framesDeliveredPerSecond = (result.typingReceived + result.presenceReceived) / seconds;
-    result.typingMs = summarize(signals.typingMs);
+    result.typingMs = summarize(typingMs);
     if (after.metrics.some((sample) => sample.present)) {
       result.presenceAnnouncementsPerSecond = delta('presenceAnnouncements') / seconds;
       result.typingPassedPerSecond = delta('typingPassed') / seconds;
@@ -342,6 +347,12 @@ export async function liveSignals(
     if (before.redis !== undefined && after.redis !== undefined) result.redisCommandsPerSecond = (after.redis - before.redis) / seconds;
     result.connects = connects - counts.connects;
     result.disconnects = disconnects - counts.disconnects;
+
+    // Then the K=16 sender joins the load: what the load costs it, and what it costs typing.
+    signals.window = { from: performance.now(), typingMs: [] };
+    result.underLoad = await throughput(ctx, pairs, options.senders);
+    result.typingWithSendersMs = summarize(signals.window.typingMs);
+    signals.window = undefined;
     const baselineP99 = result.baseline.notificationMs.p99;
     result.p99Ratio = baselineP99 > 0 ? result.underLoad.notificationMs.p99 / baselineP99 : undefined;
   } finally {
