@@ -297,6 +297,46 @@ describe('slow consumers', () => {
   });
 });
 
+describe('heartbeat', () => {
+  const HEARTBEAT_MS = 1000;
+  let beating: TestApp;
+
+  beforeAll(async () => {
+    beating = await startApp({ WS_HEARTBEAT_MS: String(HEARTBEAT_MS) });
+  });
+
+  afterAll(async () => {
+    await beating.close();
+  });
+
+  it('drops a socket that never answers a ping within two rounds, and keeps one that does', async () => {
+    const [silent, answering] = [await newUser(beating), await newUser(beating)];
+    // A bare socket that reads the server's pings but never answers them.
+    const dead = await RawWebSocket.open(beating.wsUrl, silent.token);
+    dead.socket.on('data', () => undefined).resume();
+    const live = await TestSocket.connect(beating.wsUrl, { token: answering.token });
+    const started = Date.now();
+    await dead.waitForClose(2 * HEARTBEAT_MS + 2000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(HEARTBEAT_MS - 100);
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS));
+    live.send(JSON.stringify({ type: 'ping' }));
+    expect(await live.next((f) => f.type === 'pong')).toEqual({ type: 'pong' });
+    expect(live.closeCode).toBeUndefined();
+    live.close();
+  });
+
+  it('pings its sockets spread over the round, not all at once', async () => {
+    const user = await newUser(beating);
+    const sockets = await Promise.all(Array.from({ length: 20 }, () => TestSocket.connect(beating.wsUrl, { token: user.token })));
+    const firstPings = await Promise.all(
+      sockets.map((client) => new Promise<number>((resolve) => client.socket.once('ping', () => resolve(performance.now())))),
+    );
+    // Twenty sockets opened one after another take twenty consecutive slices of the round's hundred.
+    expect(Math.max(...firstPings) - Math.min(...firstPings)).toBeGreaterThan(HEARTBEAT_MS / 10);
+    for (const client of sockets) client.close();
+  });
+});
+
 describe('users deactivated or revoked, or sessions ended, where no frame could reach their sockets', () => {
   let rechecking: TestApp;
   let db: pg.Client;
