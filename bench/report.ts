@@ -449,6 +449,14 @@ function liveSignalRows(l: LiveSignalsResult, quick: boolean): Row[] {
       stray: l.baseline.stray + l.underLoad.stray,
     }));
   }
+  const cores = (cpu: CpuUse | undefined) => (cpu ? `${cpu.server} / ${cpu.postgres} / ${cpu.harness} / ${cpu.machine}` : '–');
+  if (l.windowCpu) {
+    rows.push({
+      figure: '  CPU cores (server / postgres / harness / machine): sender alone; load alone; both',
+      measured: `${cores(l.windowCpu.senderAlone)}; ${cores(l.windowCpu.loadAlone)}; ${cores(l.windowCpu.both)}`,
+      target: '',
+    });
+  }
   rows.push(...cpuRow(l.cpu));
   return rows;
 }

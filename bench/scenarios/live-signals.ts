@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { ErrorCounter, sleep, summarize, type Summary } from '../clients.js';
-import type { CpuUse } from '../cpu.js';
+import { measureCpu, type CpuUse } from '../cpu.js';
 import { scrapeMetrics, type BenchUser, type MetricsSample, type ServerInstance } from '../server.js';
 import type { BenchContext } from './common.js';
 import type { Pair } from './pairs.js';
@@ -71,6 +71,8 @@ export interface LiveSignalsResult {
   errors: ReturnType<ErrorCounter['toJSON']>;
   samples: string[];
   cpu?: CpuUse;
+  /** Where the CPU went in each measured window: what the sender and the load each take alone, and together. */
+  windowCpu?: { senderAlone?: CpuUse; loadAlone?: CpuUse; both?: CpuUse };
 }
 
 /** A deterministic PRNG (mulberry32), so that every run makes the same conversations. */
@@ -262,7 +264,11 @@ export async function liveSignals(
   };
 
   // The K=16 sender alone, with every signal socket connected and quiet.
+  const serverPids = options.servers.map((server) => server.pid);
+  result.windowCpu = {};
+  let cpuEnd = measureCpu(serverPids);
   result.baseline = await throughput(ctx, pairs, options.senders);
+  result.windowCpu.senderAlone = cpuEnd();
   ctx.log(`live signals: K=${options.senders} without the load, notification p99 ${result.baseline.notificationMs.p99.toFixed(1)} ms`);
 
   // The load: typers on a fixed schedule, churn in ticks of 100 ms.
@@ -327,7 +333,9 @@ export async function liveSignals(
     const before = { at: performance.now(), metrics: await scrapeAll(options.servers), redis: await redisCommands(redis) };
     const counts = { typing: signals.typingReceived, presence: signals.presenceReceived, sent: typingSent, connects, disconnects };
     signals.window = { from: before.at, typingMs: [] };
+    cpuEnd = measureCpu(serverPids);
     await sleep(ctx.quick ? 5000 : LOAD_WINDOW_MS);
+    result.windowCpu.loadAlone = cpuEnd();
     const after = { at: performance.now(), metrics: await scrapeAll(options.servers), redis: await redisCommands(redis) };
     const typingMs = signals.window.typingMs;
     const seconds = (after.at - before.at) / 1000;
@@ -350,7 +358,9 @@ export async function liveSignals(
 
     // Then the K=16 sender joins the load: what the load costs it, and what it costs typing.
     signals.window = { from: performance.now(), typingMs: [] };
+    cpuEnd = measureCpu(serverPids);
     result.underLoad = await throughput(ctx, pairs, options.senders);
+    result.windowCpu.both = cpuEnd();
     result.typingWithSendersMs = summarize(signals.window.typingMs);
     signals.window = undefined;
     const baselineP99 = result.baseline.notificationMs.p99;
