@@ -68,6 +68,9 @@ export class WebhookDeliverer {
       }
       await this.webhooks.delivered(botId, delivered);
       sent += delivered.length;
+      // A short read took everything there was: a frame committed since then woke a new job
+      // (wake_jobs hands a running job's key on), so reading again would find nothing.
+      if (waiting.length < READ_BATCH) return;
     }
     await this.webhooks.wake(botId);
   }
