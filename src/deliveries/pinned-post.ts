@@ -15,6 +15,12 @@ const KEPT_DESTINATIONS = 256;
  * own default), so that we seldom write to a connection the other side is closing.
  */
 const IDLE_CONNECTION_MS = 4_000;
+/**
+ * Requests in flight to one destination at once (the per-destination concurrency limit): more
+ * wait for a connection, which is kept for the next. Many bots often share one host; opening a
+ * connection per request to it cost more than the requests themselves.
+ */
+const CONNECTIONS_PER_DESTINATION = 16;
 
 /**
  * POSTs a body to someone else's server at a checked destination: the connection goes to the
@@ -77,7 +83,7 @@ function keptAgent({ url, pinned }: Destination): http.Agent {
   if (agent) {
     agents.delete(key); // to the end: most recently used
   } else {
-    const options = { keepAlive: true, timeout: IDLE_CONNECTION_MS, maxFreeSockets: 4, scheduling: 'lifo' } as const;
+    const options = { keepAlive: true, timeout: IDLE_CONNECTION_MS, maxSockets: CONNECTIONS_PER_DESTINATION, maxFreeSockets: CONNECTIONS_PER_DESTINATION, scheduling: 'lifo' } as const;
     agent = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
     if (agents.size >= KEPT_DESTINATIONS) {
       const [oldestKey, oldest] = agents.entries().next().value!;

@@ -50,6 +50,15 @@ describe('postTo', () => {
     expect(connections()).toBe(1);
   });
 
+  it('sends at most 16 requests to one destination at once, on connections it then keeps', async () => {
+    const { destination, connections } = await receiver(() => 'ok');
+    const outcomes = await Promise.all(Array.from({ length: 64 }, () => post(destination)));
+    expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+    expect(connections()).toBe(16);
+    await Promise.all(Array.from({ length: 64 }, () => post(destination)));
+    expect(connections()).toBe(16);
+  });
+
   it('tries once more on a new connection when a kept one is reset as it is reused', async () => {
     // The second request on the first connection is reset, as by a server closing it idle.
     const { destination, connections } = await receiver((connection, request) => (connection === 1 && request === 2 ? 'reset' : 'ok'));
