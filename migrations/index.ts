@@ -17,6 +17,7 @@ import { KeyedPlansForBatchedWrites1766450000000 } from './1766450000000-keyed-p
 import { Bots1766500000000 } from './1766500000000-bots.js';
 import { Webhooks1766510000000 } from './1766510000000-webhooks.js';
 import { WebPush1766520000000 } from './1766520000000-web-push.js';
+import { WebhookShards1766530000000 } from './1766530000000-webhook-shards.js';
 
 export const migrations = [
   InitialSchema1763900000000,
@@ -37,4 +38,5 @@ export const migrations = [
   Bots1766500000000,
   Webhooks1766510000000,
   WebPush1766520000000,
+  WebhookShards1766530000000,
 ];

@@ -51,15 +51,25 @@ export class JobQueue implements OnApplicationBootstrap, BeforeApplicationShutdo
   private runner: Runner | undefined;
   private pool: pg.Pool | undefined;
   private nudgeTimer: NodeJS.Timeout | undefined;
+  private readonly outliving = new Set<Promise<void>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
-  /** Registers a task, if this instance runs it (JOB_QUEUE_TASKS). */
-  define(name: string, task: (job: KeyedJob) => Promise<void>): void {
-    if (this.runs(name)) this.tasks[name] = task as Task;
+  /** Registers a task, if this instance runs it or the feature it is `partOf` (JOB_QUEUE_TASKS). */
+  define(name: string, task: (job: KeyedJob) => Promise<void>, partOf = name): void {
+    if (this.runs(partOf)) this.tasks[name] = task as Task;
+  }
+
+  /**
+   * Work a job started and left running when it ended (a request it stopped waiting for):
+   * shutdown waits for it before the job queue's connections close. It must not throw.
+   */
+  outlive(work: Promise<void>): void {
+    this.outliving.add(work);
+    void work.finally(() => this.outliving.delete(work));
   }
 
   /**
@@ -132,6 +142,7 @@ export class JobQueue implements OnApplicationBootstrap, BeforeApplicationShutdo
   async beforeApplicationShutdown(): Promise<void> {
     clearTimeout(this.nudgeTimer);
     await this.runner?.stop();
+    await Promise.all(this.outliving);
     await this.pool?.end();
   }
 }

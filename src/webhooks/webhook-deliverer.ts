@@ -1,20 +1,48 @@
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { JobQueue } from '../jobs/job-queue.js';
 import { checkDestination, DestinationRefused, type Destination, type DestinationRules } from '../deliveries/destination.js';
 import { FORGOTTEN_AFTER_SECONDS, retryDelayMs } from '../deliveries/retry-policy.js';
 import { postFrame } from './webhook-post.js';
-import { WebhooksRepository, type WaitingDelivery } from './webhooks.repository.js';
+import { WebhooksRepository, type ShardDelivery, type WaitingDelivery } from './webhooks.repository.js';
 
-/** Frames read per query, and sent per run of a bot's job before others get their turn. */
+/** Frames read per bot per query. */
 const READ_BATCH = 50;
+/** Frames a retry-lane run sends before others get their turn. */
 const RUN_MAX = 500;
+/**
+ * A shard run reads, sends and records in rounds this far apart while frames keep coming, so that
+ * each round carries what came meanwhile (a round per frame cost a job and four statements each),
+ * and hands on to a new job after SHARD_RUN_MS so that other jobs get a turn.
+ */
+const SHARD_ROUND_EVERY_MS = 50;
+const SHARD_RUN_MS = 2000;
+/**
+ * How long a shard run waits for its bots' requests. One still in flight then is left to end on
+ * its own, its bot leased meanwhile: a slow receiver holds up its own frames and no one else's.
+ */
+const SHARD_RUN_WAIT_MS = 1000;
+
+/** One bot's frames in a shard run: sent in order, stopping at the first failure or when told to. */
+interface BotSending {
+  botId: string;
+  delivered: string[];
+  failure?: { delivery: WaitingDelivery; error: string };
+  /** Set when the run stops waiting: the request in flight ends, and no other is started. */
+  stop: boolean;
+  done: boolean;
+  finished: Promise<void>;
+}
 
 /**
- * The `webhook` job: sends a bot's waiting frames to its webhook, oldest first, one at a time,
- * and stops at the first failure (so frames arrive in order), to try again after a backoff. The
- * destination is checked again (DNS may have changed since registration) on every run, and the
- * address checked is the one connected to.
+ * Sends bots' frames to their webhooks, oldest first, so that they arrive in order, in two lanes
+ * (see the webhook-shards migration):
+ * - `webhook-shard`: a healthy bot's frames, with those of every other bot of its shard: one
+ *   read and one record per run, whatever the number of bots;
+ * - `webhook`: a failing bot's, by a job of its own with backoff, until nothing is left waiting.
+ * The destination is checked again (DNS may have changed since registration) on every run, and
+ * the address checked is the one connected to.
  */
 @Injectable()
 export class WebhookDeliverer {
@@ -27,7 +55,8 @@ export class WebhookDeliverer {
     private readonly webhooks: WebhooksRepository,
   ) {
     this.rules = { allowHttp: config.webhookAllowHttp, allowPrivate: config.webhookAllowPrivate };
-    jobs.define('webhook', ({ key }) => this.run(key));
+    jobs.define('webhook-shard', ({ key }) => this.runShard(Number(key)), 'webhook');
+    jobs.define('webhook', ({ key }) => this.runRetryLane(key));
     jobs.defineSweep('webhook', () => this.wakeForgotten());
   }
 
@@ -39,40 +68,118 @@ export class WebhookDeliverer {
     this.jobs.nudge();
   }
 
-  private async run(botId: string): Promise<void> {
+  private async runShard(shard: number): Promise<void> {
+    const started = performance.now();
+    while (performance.now() - started < SHARD_RUN_MS) {
+      const roundStarted = performance.now();
+      const waiting = await this.webhooks.shardWaiting(shard, READ_BATCH);
+      if (waiting.length === 0) return;
+      const sendings = [...groupByBot(waiting).values()].map((frames) => this.sendInOrder(frames));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(sendings.map((sending) => sending.finished)),
+        new Promise((resolve) => (timer = setTimeout(resolve, SHARD_RUN_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+
+      const inFlight = sendings.filter((sending) => !sending.done);
+      const recorded = new Map(sendings.map((sending) => [sending, sending.delivered.length]));
+      // A failed bot keeps its lease (none) until `failed` moves it to the retry lane.
+      await this.webhooks.recordShardRun(
+        sendings.map((sending) => ({ botId: sending.botId, delivered: sending.delivered.slice(), leased: !sending.done })),
+      );
+      for (const sending of sendings) if (sending.done && sending.failure) await this.failed(sending.botId, sending.failure.delivery, sending.failure.error);
+      for (const sending of inFlight) {
+        sending.stop = true;
+        this.jobs.outlive(this.finishLeft(sending, recorded.get(sending)!));
+      }
+      const pause = SHARD_ROUND_EVERY_MS - (performance.now() - roundStarted);
+      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+    // Still busy: a new job goes on, after others had their turn.
+    await this.webhooks.wakeShard(shard);
+  }
+
+  /** Sends one bot's frames of a shard run, in order, until one fails or the run says stop. */
+  private sendInOrder(frames: ShardDelivery[]): BotSending {
+    const sending: BotSending = { botId: frames[0].botId, delivered: [], stop: false, done: false, finished: Promise.resolve() };
+    sending.finished = (async () => {
+      let destination: Destination | undefined;
+      for (const delivery of frames) {
+        if (sending.stop) break;
+        const error = await this.attempt(delivery, async () => (destination ??= await checkDestination(delivery.url, this.rules)));
+        if (error !== undefined) {
+          sending.failure = { delivery, error };
+          break;
+        }
+        sending.delivered.push(delivery.id);
+      }
+    })()
+      .catch((error: Error) => {
+        sending.failure = { delivery: frames[sending.delivered.length] ?? frames[0], error: error.message };
+      })
+      .finally(() => (sending.done = true));
+    return sending;
+  }
+
+  /**
+   * What a shard run left in flight, once it ends: its delivery recorded and the lease let go,
+   * or the failure recorded (which lets it go), and the shard woken for what the bot has waiting.
+   */
+  private async finishLeft(sending: BotSending, alreadyRecorded: number): Promise<void> {
+    await sending.finished;
+    try {
+      const delivered = sending.delivered.slice(alreadyRecorded);
+      await this.webhooks.recordShardRun([{ botId: sending.botId, delivered, leased: sending.failure !== undefined }]);
+      if (sending.failure) return await this.failed(sending.botId, sending.failure.delivery, sending.failure.error);
+      await this.webhooks.wakeShards([sending.botId]);
+    } catch (error) {
+      // The lease lapses, and the minute's sweep wakes what waits.
+      this.logger.warn(`Could not record the delivery left in flight for bot ${sending.botId}: ${(error as Error).message}`);
+    }
+  }
+
+  /** A failing bot's own job: its frames in order until none is left, then back to its shard. */
+  private async runRetryLane(botId: string): Promise<void> {
+    if (!(await this.webhooks.isRetrying(botId))) return;
     let sent = 0;
     let destination: Destination | undefined;
     while (sent < RUN_MAX) {
       const waiting = await this.webhooks.waiting(botId, READ_BATCH);
-      if (waiting.length === 0) return;
       // Recorded once per batch, not per frame: a crash in between sends the batch's delivered
       // frames again, which at-least-once allows (receivers deduplicate by Parley-Delivery).
       const delivered: string[] = [];
       for (const delivery of waiting) {
-        let error: string | undefined;
-        try {
-          destination ??= await checkDestination(delivery.url, this.rules);
-          // Compact, as a socket sends it (the frames queued by SQL are spaced out).
-          const body = JSON.stringify(JSON.parse(delivery.frame));
-          const outcome = await postFrame(destination, body, delivery.deliveryId, delivery.secret);
-          if (!outcome.ok) error = outcome.error;
-        } catch (failure) {
-          if (!(failure instanceof DestinationRefused)) throw failure;
-          error = failure.message;
-        }
+        const error = await this.attempt(delivery, async () => (destination ??= await checkDestination(delivery.url, this.rules)));
         if (error !== undefined) {
           await this.webhooks.delivered(botId, delivered);
           return this.failed(botId, delivery, error);
         }
         delivered.push(delivery.id);
       }
+      // A short read took everything there was: the bot goes back to its shard, which is woken
+      // for anything that came since (the shard passed it over while it was retrying).
+      if (waiting.length < READ_BATCH) {
+        await this.webhooks.delivered(botId, delivered, true);
+        return this.webhooks.wakeShards([botId]);
+      }
       await this.webhooks.delivered(botId, delivered);
       sent += delivered.length;
-      // A short read took everything there was: a frame committed since then woke a new job
-      // (wake_jobs hands a running job's key on), so reading again would find nothing.
-      if (waiting.length < READ_BATCH) return;
     }
     await this.webhooks.wake(botId);
+  }
+
+  /** POSTs one frame; the error to record, or undefined when it was answered 2xx. */
+  private async attempt(delivery: WaitingDelivery, destination: () => Promise<Destination>): Promise<string | undefined> {
+    try {
+      // Compact, as a socket sends it (the frames queued by SQL are spaced out).
+      const body = JSON.stringify(JSON.parse(delivery.frame));
+      const outcome = await postFrame(await destination(), body, delivery.deliveryId, delivery.secret);
+      return outcome.ok ? undefined : outcome.error;
+    } catch (failure) {
+      if (!(failure instanceof DestinationRefused)) throw failure;
+      return failure.message;
+    }
   }
 
   private async failed(botId: string, delivery: WaitingDelivery, error: string): Promise<void> {
@@ -84,4 +191,15 @@ export class WebhookDeliverer {
     await this.webhooks.retryLater(botId, retryDelayMs(failuresInARow));
     if (failuresInARow === 1) this.logger.warn(`Webhook of bot ${botId} failed (${error}) at delivery ${delivery.deliveryId}; retrying with backoff`);
   }
+}
+
+/** A shard's frames, read in bot order, as one list per bot. */
+function groupByBot(frames: ShardDelivery[]): Map<string, ShardDelivery[]> {
+  const byBot = new Map<string, ShardDelivery[]>();
+  for (const frame of frames) {
+    const list = byBot.get(frame.botId);
+    if (list) list.push(frame);
+    else byBot.set(frame.botId, [frame]);
+  }
+  return byBot;
 }

@@ -15,6 +15,24 @@ export interface WaitingDelivery {
   secret: string;
 }
 
+/** A frame read by a shard run: a waiting delivery and its bot. */
+export interface ShardDelivery extends WaitingDelivery {
+  botId: string;
+}
+
+/** What a shard run did for one bot: the frames delivered, and whether its request is still in flight. */
+export interface ShardRunRecord {
+  botId: string;
+  delivered: readonly string[];
+  leased: boolean;
+}
+
+/**
+ * How long a bot stays leased to the request a shard run left in flight: longer than any
+ * request may take (10 s), so that only an instance that died lets it lapse.
+ */
+const LEASE_SECONDS = 30;
+
 /** A webhook's health, for the admin. */
 export interface WebhookHealthRow {
   botId: string;
@@ -78,25 +96,91 @@ export class WebhooksRepository {
     });
   }
 
-  /**
-   * Queues `frame` for those of `userIds` that are bots with a webhook, and wakes their jobs,
-   * in one statement: for the frames made outside a message's insert (see WebhookFrames).
-   */
   /** Every bot that has a webhook. */
   async botIds(): Promise<string[]> {
     const rows: { id: string }[] = await this.dataSource.query(`SELECT bot_id::text AS id FROM webhooks`);
     return rows.map((row) => row.id);
   }
 
+  /**
+   * Queues `frame` for those of `userIds` that are bots with a webhook, and wakes their shards'
+   * jobs, in one statement: for the frames made outside a message's insert (see WebhookFrames).
+   */
   async enqueue(userIds: readonly string[], frame: ServerFrame): Promise<void> {
     await this.dataSource.query(
       `WITH queued AS (
          INSERT INTO webhook_deliveries (bot_id, frame)
          SELECT w.bot_id, $2::json FROM webhooks w WHERE w.bot_id = ANY ($1::bigint[])
          RETURNING bot_id
-       ) SELECT wake_jobs('webhook', array_agg(DISTINCT bot_id::text)) FROM queued HAVING count(*) > 0`,
+       ) SELECT wake_jobs('webhook-shard', array_agg(DISTINCT webhook_shard(bot_id)::text)) FROM queued HAVING count(*) > 0`,
       [userIds, JSON.stringify(frame)],
     );
+  }
+
+  /**
+   * A shard run's read: the oldest frames (up to `perBot` each) of every bot of the shard that
+   * is neither in the retry lane nor leased, in one statement, grouped by bot and in order.
+   */
+  shardWaiting(shard: number, perBot: number): Promise<ShardDelivery[]> {
+    return this.dataSource.query(
+      `SELECT w.bot_id::text AS "botId", d.id::text, d.delivery_id::text AS "deliveryId", d.frame::text AS frame, w.url, w.secret
+         FROM webhooks w
+        CROSS JOIN LATERAL (
+              SELECT d.id, d.delivery_id, d.frame FROM webhook_deliveries d
+               WHERE d.bot_id = w.bot_id AND d.dead_at IS NULL
+               ORDER BY d.id LIMIT $2) d
+        WHERE webhook_shard(w.bot_id) = $1 AND NOT w.retrying AND (w.busy_until IS NULL OR w.busy_until < now())
+        ORDER BY w.bot_id, d.id`,
+      [shard, perBot],
+    );
+  }
+
+  /**
+   * Records a shard run in one statement: forgets the frames delivered, marks the bots that had
+   * a success healthy, and leases the bots whose request is still in flight (`leased`) or lets
+   * their lease go. Job bookkeeping: should PostgreSQL crash and lose it, the frames go once more.
+   */
+  async recordShardRun(bots: readonly ShardRunRecord[]): Promise<void> {
+    if (bots.length === 0) return;
+    await this.jobs.bookkeeping(
+      `WITH done AS (DELETE FROM webhook_deliveries WHERE id = ANY ($1::bigint[]))
+       UPDATE webhooks w
+          SET last_success_at = CASE WHEN r.succeeded THEN now() ELSE w.last_success_at END,
+              failures_in_a_row = CASE WHEN r.succeeded THEN 0 ELSE w.failures_in_a_row END,
+              failing_since = CASE WHEN r.succeeded THEN NULL ELSE w.failing_since END,
+              last_error = CASE WHEN r.succeeded THEN NULL ELSE w.last_error END,
+              busy_until = CASE WHEN r.leased THEN now() + make_interval(secs => ${LEASE_SECONDS}) END
+         FROM unnest($2::bigint[], $3::boolean[], $4::boolean[]) AS r (bot_id, succeeded, leased)
+        WHERE w.bot_id = r.bot_id
+          -- A healthy bot's row is rewritten at most once a second (its last success is that
+          -- precise): at two frames a second each, a write per delivery cost more than the rest.
+          AND (r.leased OR w.busy_until IS NOT NULL OR w.failures_in_a_row > 0 OR w.last_error IS NOT NULL
+               OR (r.succeeded AND (w.last_success_at IS NULL OR w.last_success_at < now() - interval '1 second')))`,
+      [
+        bots.flatMap((bot) => bot.delivered),
+        bots.map((bot) => bot.botId),
+        bots.map((bot) => bot.delivered.length > 0),
+        bots.map((bot) => bot.leased),
+      ],
+    );
+  }
+
+  /** Wakes a shard's job (in place of any waiting). */
+  async wakeShard(shard: number): Promise<void> {
+    await this.dataSource.query(`SELECT wake_jobs('webhook-shard', ARRAY[$1::text])`, [shard]);
+    this.jobs.nudge();
+  }
+
+  /** Wakes the job of the shard of each of these bots: frames of theirs may be waiting. */
+  async wakeShards(botIds: readonly string[]): Promise<void> {
+    await this.dataSource.query(`SELECT wake_jobs('webhook-shard', ARRAY(SELECT DISTINCT webhook_shard(b)::text FROM unnest($1::bigint[]) b))`, [botIds]);
+    this.jobs.nudge();
+  }
+
+  /** Whether the bot is in the retry lane (its own job sends its frames, not its shard's). */
+  async isRetrying(botId: string): Promise<boolean> {
+    const [row]: { retrying: boolean }[] = await this.dataSource.query(`SELECT retrying FROM webhooks WHERE bot_id = $1`, [botId]);
+    return row?.retrying === true;
   }
 
   /** The oldest frames waiting for a bot's webhook, with the webhook's URL and secret. */
@@ -112,30 +196,39 @@ export class WebhooksRepository {
   }
 
   /**
-   * Forgets frames the webhook answered 2xx to, and marks it healthy. Job bookkeeping: should
-   * PostgreSQL crash and lose it, the frames go once more.
+   * The retry lane's record: forgets frames the webhook answered 2xx to and marks it healthy;
+   * with `backToShard` (nothing left waiting), the bot returns to its shard's lane. Job
+   * bookkeeping: should PostgreSQL crash and lose it, the frames go once more.
    */
-  async delivered(botId: string, ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
+  async delivered(botId: string, ids: readonly string[], backToShard = false): Promise<void> {
+    if (ids.length === 0 && !backToShard) return;
     await this.jobs.bookkeeping(
       `WITH done AS (DELETE FROM webhook_deliveries WHERE id = ANY ($2::bigint[]))
-       UPDATE webhooks SET last_success_at = now(), failures_in_a_row = 0, failing_since = NULL, last_error = NULL
+       UPDATE webhooks
+          SET last_success_at = CASE WHEN $4 THEN now() ELSE last_success_at END,
+              failures_in_a_row = CASE WHEN $4 THEN 0 ELSE failures_in_a_row END,
+              failing_since = CASE WHEN $4 THEN NULL ELSE failing_since END,
+              last_error = CASE WHEN $4 THEN NULL ELSE last_error END,
+              retrying = retrying AND NOT $3
         WHERE bot_id = $1`,
-      [botId, ids],
+      [botId, ids, backToShard, ids.length > 0],
     );
   }
 
   /**
-   * Records a failed attempt. Once the webhook has been failing for RETRY_WINDOW_HOURS,
-   * everything waiting for it becomes a dead letter (kept, for the admin) and `gaveUp` is true;
-   * otherwise `failuresInARow` says how long to wait before the next attempt.
+   * Records a failed attempt, and puts the bot in the retry lane (letting any lease go). Once
+   * the webhook has been failing for RETRY_WINDOW_HOURS, everything waiting for it becomes a dead
+   * letter (kept, for the admin), the bot goes back to its shard, where each new frame is tried
+   * once, and `gaveUp` is true; otherwise `failuresInARow` says how long to wait before the next
+   * attempt.
    */
   async failed(botId: string, error: string): Promise<{ failuresInARow: number; gaveUp: boolean }> {
     const [row] = await this.dataSource.query(
       `WITH failed AS (
          UPDATE webhooks
             SET failures_in_a_row = failures_in_a_row + 1, failing_since = coalesce(failing_since, now()),
-                last_failure_at = now(), last_error = left($2, 500)
+                last_failure_at = now(), last_error = left($2, 500), busy_until = NULL,
+                retrying = coalesce(failing_since, now()) > now() - make_interval(hours => ${RETRY_WINDOW_HOURS})
           WHERE bot_id = $1
          RETURNING failures_in_a_row, failing_since <= now() - make_interval(hours => ${RETRY_WINDOW_HOURS}) AS expired
        ), dead AS (
@@ -159,14 +252,22 @@ export class WebhooksRepository {
 
   /**
    * Wakes the job of every bot whose frames have waited over `seconds` with no job to send them
-   * (a job woken before a crash that lost it, or a run that ended just as a frame came): how many.
+   * (its shard's, or its own in the retry lane): a job woken before a crash that lost it, or a
+   * lease left by an instance that died. How many bots.
    */
   async wakeForgotten(seconds: number): Promise<number> {
     const rows: { count: number }[] = await this.dataSource.query(
-      `SELECT count(*)::int AS count, wake_jobs('webhook', array_agg(bot_id::text))
-         FROM (SELECT DISTINCT d.bot_id FROM webhook_deliveries d
+      `SELECT count(*)::int AS count,
+              wake_jobs('webhook', array_agg(bot_id::text) FILTER (WHERE retrying)),
+              wake_jobs('webhook-shard', array_agg(DISTINCT webhook_shard(bot_id)::text) FILTER (WHERE NOT retrying))
+         FROM (SELECT DISTINCT d.bot_id, w.retrying
+                 FROM webhook_deliveries d JOIN webhooks w ON w.bot_id = d.bot_id
                 WHERE d.dead_at IS NULL AND d.created_at < now() - make_interval(secs => $1)
-                  AND NOT EXISTS (SELECT FROM graphile_worker._private_jobs j WHERE j.key = 'webhook:' || d.bot_id)) forgotten
+                  AND (w.busy_until IS NULL OR w.busy_until < now())
+                  AND NOT EXISTS (
+                        SELECT FROM graphile_worker._private_jobs j
+                         WHERE j.key = CASE WHEN w.retrying THEN 'webhook:' || d.bot_id ELSE 'webhook-shard:' || webhook_shard(d.bot_id) END)
+              ) forgotten
        HAVING count(*) > 0`,
       [seconds],
     );

@@ -198,6 +198,7 @@ describe.runIf(hasRedisServer || process.env.REDIS_TEST_URL)('bot tokens on two 
 
 /** One request a receiver got, and what it answered. */
 interface Received {
+  path: string;
   deliveryId: string;
   signature: string;
   body: string;
@@ -223,6 +224,7 @@ class Receiver {
         const frame = JSON.parse(body);
         const answer = this.answer(this.requests.length, frame);
         this.requests.push({
+          path: request.url ?? '',
           deliveryId: String(request.headers['parley-delivery']),
           signature: String(request.headers['parley-signature']),
           body,
@@ -442,6 +444,44 @@ describe('webhooks', () => {
     for (const request of hook.requests) expect(verifySignature(secret, request.signature, request.body)).toBe(true);
     await expect.poll(async () => (await health(bot.id)).waiting).toBe(0);
     expect(await health(bot.id)).toMatchObject({ failuresInARow: 0, waiting: 0, deadLetters: 0 });
+
+    // Recovered, the bot is back with its shard: a new frame goes at once, with no retry to wait for.
+    expect((await db.query(`SELECT retrying FROM webhooks WHERE bot_id = $1`, [bot.id])).rows).toEqual([{ retrying: false }]);
+    const after = await send(app, alice, groupId, 'after the recovery');
+    await expect.poll(() => hook.delivered.map((request) => request.frame.id), { timeout: 5000 }).toContain(after.id);
+  });
+
+  it('bots sharing shards each get every frame once, in seq order, while frames come faster than a round', async () => {
+    const alice = await newUser(app, 'alice');
+    // Seventeen bots over sixteen shards: at least two share one, read and recorded together.
+    const bots = await Promise.all(Array.from({ length: 17 }, () => newBot(app, alice)));
+    const hook = await receiver();
+    for (const bot of bots) await setWebhook(alice, bot, `${hook.url}/${bot.id}`);
+    const groupId = await newGroup(app, alice, bots.map((bot) => ({ id: bot.id }) as TestUser));
+    const sent = await Promise.all(Array.from({ length: 30 }, (_, i) => send(app, alice, groupId, `burst ${i}`)));
+    const expected = sent.map((message) => message.seq).sort((a, b) => a - b);
+    const messagesTo = (bot: TestBot) => hook.delivered.filter((request) => request.path.endsWith(`/${bot.id}`) && request.frame.type === 'message.created');
+    await expect.poll(() => bots.map((bot) => messagesTo(bot).length), { timeout: 15_000 }).toEqual(bots.map(() => 30));
+    for (const bot of bots) expect(messagesTo(bot).map((request) => request.frame.seq)).toEqual(expected);
+  });
+
+  it('a bot leased by a request in flight elsewhere waits for the lease; once it lapses, its frames go in order', async () => {
+    const alice = await newUser(app, 'alice');
+    const bot = await newBot(app, alice);
+    const hook = await receiver();
+    await setWebhook(alice, bot, hook.url);
+    const groupId = await newGroup(app, alice, [{ id: bot.id } as TestUser]);
+    await expect.poll(() => hook.requests.length, { timeout: 5000 }).toBe(1);
+    // As an instance that died with a request in flight leaves it.
+    await db.query(`UPDATE webhooks SET busy_until = now() + interval '1 hour' WHERE bot_id = $1`, [bot.id]);
+    const first = await send(app, alice, groupId, 'while leased');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(hook.requests).toHaveLength(1);
+
+    await db.query(`UPDATE webhooks SET busy_until = now() - interval '1 second' WHERE bot_id = $1`, [bot.id]);
+    const second = await send(app, alice, groupId, 'lease lapsed');
+    const messageIds = () => hook.requests.filter((request) => request.frame.type === 'message.created').map((request) => request.frame.id);
+    await expect.poll(messageIds, { timeout: 5000 }).toEqual([first.id, second.id]);
   });
 
   it('deactivating a user deactivates its bots: tokens refused, sockets closed, webhooks gone', async () => {
