@@ -291,6 +291,10 @@ export function buildRows(r: BenchResults): Row[] {
         measured: `${int(run.messagesPerSecond)} msg/s; ${ms(run.storedToReceive.ms.p99)} ms`,
         target: '',
       });
+      if (run.cpu) {
+        const c = run.cpu;
+        rows.push({ figure: `  ${run.label}: CPU cores, server(s) / postgres / harness / machine`, measured: `${c.server} / ${c.postgres} / ${c.harness} / ${c.machine} of ${c.cores}`, target: '' });
+      }
       if (run.label === d.without.label) continue;
       rows.push({
         figure: `  ${run.label}: webhook deliveries/s; from commit p50 / p99 / max`,
@@ -300,6 +304,14 @@ export function buildRows(r: BenchResults): Row[] {
       rows.push({
         figure: `  ${run.label}: answered 500; healthy bots' frames undelivered (drain ms)`,
         measured: `${int(run.refused)}; ${int(run.undelivered)} (${int(run.drainMs)} ms)`,
+        target: '',
+      });
+    }
+    if (d.drain) {
+      const c = d.drain.cpuUsPerDelivery;
+      rows.push({
+        figure: `  a backlog of ${int(d.drain.frames)} frames alone: deliveries/s; µs of CPU per delivery, server / postgres / receiver / machine`,
+        measured: `${int(d.drain.deliveriesPerSecond)} /s; ${c.server} / ${c.postgres} / ${c.receiver} / ${c.machine}`,
         target: '',
       });
     }

@@ -66,6 +66,8 @@ interface Options {
   quick: boolean;
   instances: number;
   redis: boolean;
+  /** The durable jobs (webhooks, push) run by a process of their own rather than by the servers. */
+  jobsProcess?: boolean;
   /** Only these phases (`--only deliveries,search`); all when not given. */
   only?: Set<PhaseName>;
 }
@@ -85,9 +87,10 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--redis') options.redis = true;
     else if (arg === '--instances') options.instances = Number(argv[++i]);
     else if (arg.startsWith('--instances=')) options.instances = Number(arg.slice('--instances='.length));
+    else if (arg === '--jobs-process') options.jobsProcess = true;
     else if (arg === '--only') options.only = parseOnly(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) options.only = parseOnly(arg.slice('--only='.length));
-    else throw new Error(`unknown argument ${arg} (use --quick, --instances N, --redis, --only PHASE[,PHASE])`);
+    else throw new Error(`unknown argument ${arg} (use --quick, --instances N, --redis, --jobs-process, --only PHASE[,PHASE])`);
   }
   if (options.instances !== 1 && options.instances !== 2) throw new Error('--instances must be 1 or 2');
   if (options.instances === 2 && !options.redis) throw new Error('--instances 2 needs --redis (the instances share notifications through Redis)');
@@ -293,9 +296,12 @@ async function main(): Promise<number> {
       log(`server ${instance} ready on port ${server.port} (pid ${server.pid}, log ${path.relative(ROOT, server.logFile)})`);
       return server;
     };
-    for (const instance of options.instances === 2 ? ['A', 'B'] : ['A']) await start(instance);
+    const jobsElsewhere: Record<string, string> = options.jobsProcess ? { JOB_QUEUE_TASKS: 'none' } : {};
+    for (const instance of options.instances === 2 ? ['A', 'B'] : ['A']) await start(instance, jobsElsewhere);
+    // The durable jobs in a process of their own, which serves no client (see docs/deployment.md).
+    if (options.jobsProcess) await start('J', { JOB_QUEUE_TASKS: 'all' });
     const [a] = servers;
-    const b = servers[1] ?? a;
+    const b = options.instances === 2 ? servers[1] : a;
 
     const pairCount = Math.max(...p.senderCounts, p.pacedSenders, p.fullFlowSenders, p.rawLoops);
     // The reactions group: its owner (who watches), a probe and the togglers.
@@ -455,7 +461,7 @@ async function main(): Promise<number> {
 
     if (pairs && wants('deliveries')) {
       try {
-        results.deliveries = await withCpu(() => deliveries(ctx, db.url, pairs!, p.deliveryBots, p.deliverySenders));
+        results.deliveries = await withCpu(() => deliveries(ctx, db.url, pairs!, p.deliveryBots, p.deliverySenders, servers.map((server) => server.pid)));
         log(`deliveries: senders lose ${results.deliveries.senderLossPercent.toFixed(1)}% with the webhooks`);
       } catch (error) {
         fail('deliveries', error);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { ErrorCounter, sleep, summarize, type Summary } from '../clients.js';
-import type { CpuUse } from '../cpu.js';
+import { measureCpu, type CpuUse } from '../cpu.js';
 import { closedLoops, rate, settleAndCheck, storedToReceive, type BenchContext, type SentMessage, type StoredToReceive } from './common.js';
 import { pairSockets, type Pair } from './pairs.js';
 
@@ -30,6 +30,17 @@ export interface DeliveriesRun {
   undelivered: number;
   errors: ReturnType<ErrorCounter['toJSON']>;
   deliverySamples: string[];
+  /** Where the CPU went during the run (the senders' window and the drain after it). */
+  cpu?: CpuUse;
+}
+
+/** A backlog delivered with nothing else running: what a delivery costs, in CPU. */
+export interface DrainResult {
+  frames: number;
+  seconds: number;
+  deliveriesPerSecond: number;
+  /** µs of CPU per delivery: Parley, PostgreSQL, the receiver (the harness), the whole machine. */
+  cpuUsPerDelivery: { server: number; postgres: number; receiver: number; machine: number };
 }
 
 export interface DeliveriesResult {
@@ -37,6 +48,7 @@ export interface DeliveriesResult {
   senders: number;
   without: DeliveriesRun;
   withWebhooks: DeliveriesRun;
+  drain?: DrainResult;
   halfFailing: DeliveriesRun;
   /** Senders' msg/s with webhooks over without, as a loss in percent (target: at most 20). */
   senderLossPercent: number;
@@ -100,7 +112,14 @@ interface BotConversation {
  * no webhooks, then with every bot's webhook on a local receiver, then with half the receivers
  * answering 500. Each message is one webhook delivery (a bot gets its own group's frames).
  */
-export async function deliveries(ctx: BenchContext, databaseUrl: string, pairs: Pair[], botCount: number, senders: number): Promise<DeliveriesResult> {
+export async function deliveries(
+  ctx: BenchContext,
+  databaseUrl: string,
+  pairs: Pair[],
+  botCount: number,
+  senders: number,
+  serverPids: number[],
+): Promise<DeliveriesResult> {
   const receiver = new Receiver();
   const url = await receiver.listen();
   const db = new pg.Client({ connectionString: databaseUrl });
@@ -109,24 +128,26 @@ export async function deliveries(ctx: BenchContext, databaseUrl: string, pairs: 
     const used = pairs.slice(0, senders);
     const conversations = await makeBotGroups(ctx, db, used, botCount);
     ctx.log(`deliveries: ${conversations.length} bots in groups of their own`);
-    const without = await run(ctx, 'without webhooks', used, conversations, receiver, false);
+    const without = await run(ctx, 'without webhooks', used, conversations, receiver, false, serverPids);
     await db.query(
       `WITH hooks AS (
          INSERT INTO webhooks (bot_id, url, secret) SELECT b, $2 || '/' || b, $3 FROM unnest($1::bigint[]) b
        ) UPDATE conversation_members SET webhook = true WHERE user_id = ANY ($1::bigint[])`,
       [conversations.map((c) => c.botId), url, randomBytes(16).toString('hex')],
     );
-    const withWebhooks = await run(ctx, 'with webhooks', used, conversations, receiver, true);
+    const withWebhooks = await run(ctx, 'with webhooks', used, conversations, receiver, true, serverPids);
+    const drained = await drain(ctx, db, conversations, receiver, serverPids);
     conversations.forEach((c, i) => i % 2 === 0 && receiver.failing.add(c.botId));
-    const halfFailing = await run(ctx, 'half the receivers answering 500', used, conversations, receiver, true);
+    const halfFailing = await run(ctx, 'half the receivers answering 500', used, conversations, receiver, true, serverPids);
     // Nothing of this phase may go on retrying behind the next ones.
     await db.query(`DELETE FROM webhooks WHERE bot_id = ANY ($1::bigint[])`, [conversations.map((c) => c.botId)]);
-    await db.query(`DELETE FROM graphile_worker._private_jobs WHERE key LIKE 'webhook:%'`);
+    await db.query(`DELETE FROM graphile_worker._private_jobs WHERE key LIKE 'webhook%'`);
     return {
       bots: conversations.length,
       senders,
       without,
       withWebhooks,
+      drain: drained,
       halfFailing,
       senderLossPercent: 100 * (1 - withWebhooks.messagesPerSecond / without.messagesPerSecond),
     };
@@ -134,6 +155,41 @@ export async function deliveries(ctx: BenchContext, databaseUrl: string, pairs: 
     await db.end();
     await receiver.close();
   }
+}
+
+/** Frames of the drain: enough for several seconds of deliveries, spread over every bot. */
+const DRAIN_FRAMES = 20_000;
+
+/**
+ * Writes a backlog of frames for every bot by SQL, wakes the jobs, and measures the CPU used
+ * until the receiver has them all: what a delivery costs when nothing else runs. Bots get about
+ * twenty frames each, so the reads and records are batched as a busy installation's would be.
+ */
+async function drain(ctx: BenchContext, db: pg.Client, conversations: BotConversation[], receiver: Receiver, serverPids: number[]): Promise<DrainResult> {
+  receiver.reset();
+  const botIds = conversations.map((c) => c.botId);
+  await db.query(
+    `INSERT INTO webhook_deliveries (bot_id, frame)
+     SELECT ($1::bigint[])[1 + g % cardinality($1::bigint[])],
+            json_build_object('type', 'message.created', 'id', 'drain-' || g, 'conversationId', '1', 'seq', g, 'changeSeq', g)
+       FROM generate_series(1, $2::int) g`,
+    [botIds, DRAIN_FRAMES],
+  );
+  const cpuEnd = measureCpu(serverPids);
+  const start = performance.now();
+  await db.query(`SELECT wake_jobs('webhook-shard', ARRAY(SELECT DISTINCT webhook_shard(b)::text FROM unnest($1::bigint[]) b)), pg_notify('jobs:insert', '{"count": 16}')`, [botIds]);
+  while (receiver.delivered < DRAIN_FRAMES && performance.now() - start < 120_000) await sleep(20);
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = cpuEnd();
+  const perDelivery = (cores: number | undefined) => Math.round(((cores ?? 0) * seconds * 1e6) / Math.max(1, receiver.delivered));
+  const result: DrainResult = {
+    frames: receiver.delivered,
+    seconds,
+    deliveriesPerSecond: receiver.delivered / seconds,
+    cpuUsPerDelivery: { server: perDelivery(cpu?.server), postgres: perDelivery(cpu?.postgres), receiver: perDelivery(cpu?.harness), machine: perDelivery(cpu?.machine) },
+  };
+  ctx.log(`deliveries, drain: ${result.frames} frames in ${seconds.toFixed(1)} s; µs of CPU per delivery ${JSON.stringify(result.cpuUsPerDelivery)}`);
+  return result;
 }
 
 /** The bots (by SQL, as the users are seeded) and their groups (through the API, as a client makes them). */
@@ -167,8 +223,17 @@ async function makeBotGroups(ctx: BenchContext, db: pg.Client, pairs: Pair[], bo
   return made as BotConversation[];
 }
 
-async function run(ctx: BenchContext, label: string, pairs: Pair[], conversations: BotConversation[], receiver: Receiver, webhooks: boolean): Promise<DeliveriesRun> {
+async function run(
+  ctx: BenchContext,
+  label: string,
+  pairs: Pair[],
+  conversations: BotConversation[],
+  receiver: Receiver,
+  webhooks: boolean,
+  serverPids: number[],
+): Promise<DeliveriesRun> {
   receiver.reset();
+  const cpuEnd = measureCpu(serverPids);
   const errors = new ErrorCounter();
   const sent: SentMessage[] = [];
   const http: number[] = [];
@@ -193,6 +258,7 @@ async function run(ctx: BenchContext, label: string, pairs: Pair[], conversation
     }
   });
   const delivery = await settleAndCheck(sent, pairSockets(pairs), ctx.timing.graceMs);
+  const cpu = cpuEnd();
   const stored = await storedToReceive(ctx, delivery);
 
   // The healthy bots' deliveries: wait for the backlog to drain (at most 30 s), then measure.
@@ -226,6 +292,7 @@ async function run(ctx: BenchContext, label: string, pairs: Pair[], conversation
     undelivered: expected.filter((message) => !receiver.arrivals.has(message.id)).length,
     errors: errors.toJSON(),
     deliverySamples: delivery.samples,
+    cpu,
   };
   ctx.log(
     `deliveries, ${label}: ${Math.round(result.messagesPerSecond)} msg/s, notification p99 ${stored.ms.p99.toFixed(1)} ms; ` +
