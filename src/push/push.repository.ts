@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { RETRY_WINDOW_HOURS } from '../deliveries/retry-policy.js';
+import { JobQueue } from '../jobs/job-queue.js';
 
 /** A push waiting for a subscription, with the subscription. */
 export interface WaitingPush {
@@ -19,7 +20,10 @@ export interface WaitingPush {
 /** Every statement on `push_subscriptions` and `push_deliveries`, and the members' `push` mark they decide. */
 @Injectable()
 export class PushRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly jobs: JobQueue,
+  ) {}
 
   /**
    * Stores a subscription for `userId` (taking it over if the browser gave it to another account
@@ -73,7 +77,7 @@ export class PushRepository {
 
   /** The oldest pushes waiting for a subscription. */
   waiting(subscriptionId: string, limit: number): Promise<WaitingPush[]> {
-    return this.dataSource.query(
+    return this.jobs.query(
       `SELECT d.id::text, d.conversation_id::text AS "conversationId", d.frame::text AS frame, d.urgent,
               s.user_id::text AS "userId", s.endpoint, s.p256dh, s.auth
          FROM push_deliveries d JOIN push_subscriptions s ON s.id = d.subscription_id
@@ -86,7 +90,7 @@ export class PushRepository {
 
   /** Done with these pushes: sent, superseded by a later one of their conversation, or not needed. */
   async done(subscriptionId: string, ids: readonly string[], sent: boolean): Promise<void> {
-    await this.dataSource.query(
+    await this.jobs.query(
       `WITH done AS (DELETE FROM push_deliveries WHERE id = ANY ($2::bigint[]))
        UPDATE push_subscriptions SET failing_since = NULL, failures_in_a_row = 0 WHERE id = $1 AND $3 AND failures_in_a_row > 0`,
       [subscriptionId, ids, sent],
@@ -98,7 +102,7 @@ export class PushRepository {
    * (`gaveUp`), since a notification a day late helps nobody.
    */
   async failed(subscriptionId: string): Promise<{ failuresInARow: number; gaveUp: boolean }> {
-    const [row] = await this.dataSource.query(
+    const [row] = await this.jobs.query<{ failuresInARow: number; gaveUp: boolean }>(
       `WITH failed AS (
          UPDATE push_subscriptions
             SET failures_in_a_row = failures_in_a_row + 1, failing_since = coalesce(failing_since, now())
@@ -114,7 +118,7 @@ export class PushRepository {
   }
 
   async retryLater(subscriptionId: string, delayMs: number): Promise<void> {
-    await this.dataSource.query(
+    await this.jobs.query(
       `SELECT graphile_worker.add_job('push', json_build_object('key', $1::text), queue_name => 'push:' || $1,
          run_at => now() + make_interval(secs => $2), job_key => 'push:' || $1, job_key_mode => 'replace')`,
       [subscriptionId, delayMs / 1000],
@@ -123,7 +127,7 @@ export class PushRepository {
 
   /** As WebhooksRepository.wakeForgotten, for subscriptions: how many were woken. */
   async wakeForgotten(seconds: number): Promise<number> {
-    const rows: { count: number }[] = await this.dataSource.query(
+    const rows: { count: number }[] = await this.jobs.query(
       `SELECT count(*)::int AS count, wake_jobs('push', array_agg(subscription_id::text))
          FROM (SELECT DISTINCT d.subscription_id FROM push_deliveries d
                 WHERE d.created_at < now() - make_interval(secs => $1)

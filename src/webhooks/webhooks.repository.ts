@@ -122,7 +122,7 @@ export class WebhooksRepository {
    * is neither in the retry lane nor leased, in one statement, grouped by bot and in order.
    */
   shardWaiting(shard: number, perBot: number): Promise<ShardDelivery[]> {
-    return this.dataSource.query(
+    return this.jobs.query(
       `SELECT w.bot_id::text AS "botId", d.id::text, d.delivery_id::text AS "deliveryId", d.frame::text AS frame, w.url, w.secret
          FROM webhooks w
         CROSS JOIN LATERAL (
@@ -167,25 +167,25 @@ export class WebhooksRepository {
 
   /** Wakes a shard's job (in place of any waiting). */
   async wakeShard(shard: number): Promise<void> {
-    await this.dataSource.query(`SELECT wake_jobs('webhook-shard', ARRAY[$1::text])`, [shard]);
+    await this.jobs.query(`SELECT wake_jobs('webhook-shard', ARRAY[$1::text])`, [shard]);
     this.jobs.nudge();
   }
 
   /** Wakes the job of the shard of each of these bots: frames of theirs may be waiting. */
   async wakeShards(botIds: readonly string[]): Promise<void> {
-    await this.dataSource.query(`SELECT wake_jobs('webhook-shard', ARRAY(SELECT DISTINCT webhook_shard(b)::text FROM unnest($1::bigint[]) b))`, [botIds]);
+    await this.jobs.query(`SELECT wake_jobs('webhook-shard', ARRAY(SELECT DISTINCT webhook_shard(b)::text FROM unnest($1::bigint[]) b))`, [botIds]);
     this.jobs.nudge();
   }
 
   /** Whether the bot is in the retry lane (its own job sends its frames, not its shard's). */
   async isRetrying(botId: string): Promise<boolean> {
-    const [row]: { retrying: boolean }[] = await this.dataSource.query(`SELECT retrying FROM webhooks WHERE bot_id = $1`, [botId]);
+    const [row]: { retrying: boolean }[] = await this.jobs.query(`SELECT retrying FROM webhooks WHERE bot_id = $1`, [botId]);
     return row?.retrying === true;
   }
 
   /** The oldest frames waiting for a bot's webhook, with the webhook's URL and secret. */
   waiting(botId: string, limit: number): Promise<WaitingDelivery[]> {
-    return this.dataSource.query(
+    return this.jobs.query(
       `SELECT d.id::text, d.delivery_id::text AS "deliveryId", d.frame::text AS frame, w.url, w.secret
          FROM webhook_deliveries d JOIN webhooks w ON w.bot_id = d.bot_id
         WHERE d.bot_id = $1 AND d.dead_at IS NULL
@@ -223,7 +223,7 @@ export class WebhooksRepository {
    * attempt.
    */
   async failed(botId: string, error: string): Promise<{ failuresInARow: number; gaveUp: boolean }> {
-    const [row] = await this.dataSource.query(
+    const [row] = await this.jobs.query<{ failuresInARow: number; gaveUp: boolean }>(
       `WITH failed AS (
          UPDATE webhooks
             SET failures_in_a_row = failures_in_a_row + 1, failing_since = coalesce(failing_since, now()),
@@ -243,7 +243,7 @@ export class WebhooksRepository {
 
   /** Runs the bot's job again at `delayMs` from now (in place of any that is waiting). */
   async retryLater(botId: string, delayMs: number): Promise<void> {
-    await this.dataSource.query(
+    await this.jobs.query(
       `SELECT graphile_worker.add_job('webhook', json_build_object('key', $1::text), queue_name => 'webhook:' || $1,
          run_at => now() + make_interval(secs => $2), job_key => 'webhook:' || $1, job_key_mode => 'replace')`,
       [botId, delayMs / 1000],
@@ -256,7 +256,7 @@ export class WebhooksRepository {
    * lease left by an instance that died. How many bots.
    */
   async wakeForgotten(seconds: number): Promise<number> {
-    const rows: { count: number }[] = await this.dataSource.query(
+    const rows: { count: number }[] = await this.jobs.query(
       `SELECT count(*)::int AS count,
               wake_jobs('webhook', array_agg(bot_id::text) FILTER (WHERE retrying)),
               wake_jobs('webhook-shard', array_agg(DISTINCT webhook_shard(bot_id)::text) FILTER (WHERE NOT retrying))
