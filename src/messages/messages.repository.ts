@@ -97,11 +97,14 @@ const SEND_BATCHES_IN_FLIGHT = 1;
 const SEND_BATCH_MAX = 128;
 
 // Each (message, caller) pair of the batch: the message if the caller is a member of its
-// conversation, active at its token's version, and its session has not ended.
-const FIND_VISIBLE_BATCH = `SELECT r.item, ${messageColumns('r.caller_id')}
+// conversation, active at its token's version, and its session has not ended. Each message is
+// read by its key whatever the planner knows (OFFSET 0 keeps the subquery apart): on tables
+// without statistics yet (a new database's first minute), it walked every message of the
+// callers' conversations instead, and a read took 100 ms and more.
+export const FIND_VISIBLE_BATCH = `SELECT r.item, ${messageColumns('r.caller_id')}
   FROM unnest($1::bigint[], $2::bigint[], $3::integer[], $4::bigint[])
        WITH ORDINALITY AS r (message_id, caller_id, token_version, session_id, item)
-  JOIN messages m ON m.id = r.message_id
+ CROSS JOIN LATERAL (SELECT * FROM messages WHERE id = r.message_id OFFSET 0) m
  WHERE EXISTS (SELECT 1 FROM conversation_members cm
                 WHERE cm.conversation_id = m.conversation_id AND cm.user_id = r.caller_id)
    AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.caller_id AND u.active AND u.token_version = r.token_version)
