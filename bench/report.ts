@@ -295,6 +295,9 @@ export function buildRows(r: BenchResults): Row[] {
         const c = run.cpu;
         rows.push({ figure: `  ${run.label}: CPU cores, server(s) / postgres / harness / machine`, measured: `${c.server} / ${c.postgres} / ${c.harness} / ${c.machine} of ${c.cores}`, target: '' });
       }
+      if (run.walBytesPerMessage !== undefined) {
+        rows.push({ figure: `  ${run.label}: WAL written per message sent (the whole cluster)`, measured: `${int(run.walBytesPerMessage)} bytes`, target: '' });
+      }
       if (run.label === d.without.label) continue;
       rows.push({
         figure: `  ${run.label}: webhook deliveries/s; from commit p50 / p99 / max`,

@@ -32,6 +32,8 @@ export interface DeliveriesRun {
   deliverySamples: string[];
   /** Where the CPU went during the run (the senders' window and the drain after it). */
   cpu?: CpuUse;
+  /** WAL written by the whole cluster while the senders ran, over the messages they sent. */
+  walBytesPerMessage?: number;
 }
 
 /** A backlog delivered with nothing else running: what a delivery costs, in CPU. */
@@ -128,17 +130,17 @@ export async function deliveries(
     const used = pairs.slice(0, senders);
     const conversations = await makeBotGroups(ctx, db, used, botCount);
     ctx.log(`deliveries: ${conversations.length} bots in groups of their own`);
-    const without = await run(ctx, 'without webhooks', used, conversations, receiver, false, serverPids);
+    const without = await run(ctx, db, 'without webhooks', used, conversations, receiver, false, serverPids);
     await db.query(
       `WITH hooks AS (
          INSERT INTO webhooks (bot_id, url, secret) SELECT b, $2 || '/' || b, $3 FROM unnest($1::bigint[]) b
        ) UPDATE conversation_members SET webhook = true WHERE user_id = ANY ($1::bigint[])`,
       [conversations.map((c) => c.botId), url, randomBytes(16).toString('hex')],
     );
-    const withWebhooks = await run(ctx, 'with webhooks', used, conversations, receiver, true, serverPids);
+    const withWebhooks = await run(ctx, db, 'with webhooks', used, conversations, receiver, true, serverPids);
     const drained = await drain(ctx, db, conversations, receiver, serverPids);
     conversations.forEach((c, i) => i % 2 === 0 && receiver.failing.add(c.botId));
-    const halfFailing = await run(ctx, 'half the receivers answering 500', used, conversations, receiver, true, serverPids);
+    const halfFailing = await run(ctx, db, 'half the receivers answering 500', used, conversations, receiver, true, serverPids);
     // Nothing of this phase may go on retrying behind the next ones.
     await db.query(`DELETE FROM webhooks WHERE bot_id = ANY ($1::bigint[])`, [conversations.map((c) => c.botId)]);
     await db.query(`DELETE FROM graphile_worker._private_jobs WHERE key LIKE 'webhook%'`);
@@ -155,6 +157,14 @@ export async function deliveries(
     await db.end();
     await receiver.close();
   }
+}
+
+async function walPosition(db: pg.Client): Promise<string> {
+  return (await db.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`)).rows[0].lsn;
+}
+
+async function walBytesSince(db: pg.Client, start: string): Promise<number> {
+  return Number((await db.query<{ bytes: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text AS bytes`, [start])).rows[0].bytes);
 }
 
 /** Frames of the drain: enough for several seconds of deliveries, spread over every bot. */
@@ -225,6 +235,7 @@ async function makeBotGroups(ctx: BenchContext, db: pg.Client, pairs: Pair[], bo
 
 async function run(
   ctx: BenchContext,
+  db: pg.Client,
   label: string,
   pairs: Pair[],
   conversations: BotConversation[],
@@ -234,6 +245,7 @@ async function run(
 ): Promise<DeliveriesRun> {
   receiver.reset();
   const cpuEnd = measureCpu(serverPids);
+  const walStart = await walPosition(db);
   const errors = new ErrorCounter();
   const sent: SentMessage[] = [];
   const http: number[] = [];
@@ -257,6 +269,7 @@ async function run(
       http.push(t1 - t0);
     }
   });
+  const walBytes = await walBytesSince(db, walStart);
   const delivery = await settleAndCheck(sent, pairSockets(pairs), ctx.timing.graceMs);
   const cpu = cpuEnd();
   const stored = await storedToReceive(ctx, delivery);
@@ -293,6 +306,7 @@ async function run(
     errors: errors.toJSON(),
     deliverySamples: delivery.samples,
     cpu,
+    walBytesPerMessage: sent.length > 0 ? walBytes / sent.length : 0,
   };
   ctx.log(
     `deliveries, ${label}: ${Math.round(result.messagesPerSecond)} msg/s, notification p99 ${stored.ms.p99.toFixed(1)} ms; ` +
