@@ -11,6 +11,8 @@ import { WebhooksRepository, type ShardDelivery, type WaitingDelivery } from './
 const READ_BATCH = 50;
 /** Frames a retry-lane run sends before others get their turn. */
 const RUN_MAX = 500;
+/** A retry-lane run renews its 60 s lease when this old: a request in flight takes at most 10 s. */
+const RETRY_LEASE_RENEW_MS = 20_000;
 /**
  * A shard run reads, sends and records in rounds this far apart while frames keep coming, so that
  * each round carries what came meanwhile (a round per frame cost a job and four statements each),
@@ -139,9 +141,14 @@ export class WebhookDeliverer {
     }
   }
 
-  /** A failing bot's own job: its frames in order until none is left, then back to its shard. */
+  /**
+   * A failing bot's own job: its frames in order until none is left, then back to its shard.
+   * It runs under the bot's lease (none: another run has it, or the bot is back with its
+   * shard), renewed every RETRY_LEASE_RENEW_MS, and let go by whatever ends the run.
+   */
   private async runRetryLane(botId: string): Promise<void> {
-    if (!(await this.webhooks.isRetrying(botId))) return;
+    if (!(await this.webhooks.leaseRetrying(botId))) return;
+    let leasedAt = performance.now();
     let sent = 0;
     let destination: Destination | undefined;
     while (sent < RUN_MAX) {
@@ -150,6 +157,10 @@ export class WebhookDeliverer {
       // frames again, which at-least-once allows (receivers deduplicate by Parley-Delivery).
       const delivered: string[] = [];
       for (const delivery of waiting) {
+        if (performance.now() - leasedAt > RETRY_LEASE_RENEW_MS) {
+          await this.webhooks.leaseRetrying(botId, true);
+          leasedAt = performance.now();
+        }
         const error = await this.attempt(delivery, async () => (destination ??= await checkDestination(delivery.url, this.rules)));
         if (error !== undefined) {
           await this.webhooks.delivered(botId, delivered);

@@ -32,6 +32,8 @@ export interface ShardRunRecord {
  * request may take (10 s), so that only an instance that died lets it lapse.
  */
 const LEASE_SECONDS = 30;
+/** A retry-lane run's lease, renewed while it runs (see WebhookDeliverer.runRetryLane). */
+const RETRY_LEASE_SECONDS = 60;
 
 /** A webhook's health, for the admin. */
 export interface WebhookHealthRow {
@@ -177,10 +179,20 @@ export class WebhooksRepository {
     this.jobs.nudge();
   }
 
-  /** Whether the bot is in the retry lane (its own job sends its frames, not its shard's). */
-  async isRetrying(botId: string): Promise<boolean> {
-    const [row]: { retrying: boolean }[] = await this.jobs.query(`SELECT retrying FROM webhooks WHERE bot_id = $1`, [botId]);
-    return row?.retrying === true;
+  /**
+   * Leases a bot in the retry lane to its job's run, or renews the lease: false when the bot is
+   * not retrying (its shard sends its frames) or another run holds it. The lease, not a queue
+   * per bot, keeps two runs from sending one bot's frames at once: graphile-worker locks every
+   * queue row on every fetch, and never deletes one (docs/architecture.md).
+   */
+  async leaseRetrying(botId: string, renew = false): Promise<boolean> {
+    const rows = await this.jobs.query(
+      `UPDATE webhooks SET busy_until = now() + make_interval(secs => ${RETRY_LEASE_SECONDS})
+        WHERE bot_id = $1 AND retrying AND ($2 OR busy_until IS NULL OR busy_until < now())
+       RETURNING bot_id`,
+      [botId, renew],
+    );
+    return rows.length > 0;
   }
 
   /** The oldest frames waiting for a bot's webhook, with the webhook's URL and secret. */
@@ -209,7 +221,8 @@ export class WebhooksRepository {
               failures_in_a_row = CASE WHEN $4 THEN 0 ELSE failures_in_a_row END,
               failing_since = CASE WHEN $4 THEN NULL ELSE failing_since END,
               last_error = CASE WHEN $4 THEN NULL ELSE last_error END,
-              retrying = retrying AND NOT $3
+              retrying = retrying AND NOT $3,
+              busy_until = CASE WHEN $3 THEN NULL ELSE busy_until END
         WHERE bot_id = $1`,
       [botId, ids, backToShard, ids.length > 0],
     );
@@ -242,9 +255,11 @@ export class WebhooksRepository {
   }
 
   /** Runs the bot's job again at `delayMs` from now (in place of any that is waiting). */
+  /** Runs the bot's retry job at `delayMs` from now (in place of any that is waiting), and lets its lease go. */
   async retryLater(botId: string, delayMs: number): Promise<void> {
     await this.jobs.query(
-      `SELECT graphile_worker.add_job('webhook', json_build_object('key', $1::text), queue_name => 'webhook:' || $1,
+      `WITH released AS (UPDATE webhooks SET busy_until = NULL WHERE bot_id = $1)
+       SELECT graphile_worker.add_job('webhook', json_build_object('key', $1::text),
          run_at => now() + make_interval(secs => $2), job_key => 'webhook:' || $1, job_key_mode => 'replace')`,
       [botId, delayMs / 1000],
     );
@@ -258,8 +273,10 @@ export class WebhooksRepository {
   async wakeForgotten(seconds: number): Promise<number> {
     const rows: { count: number }[] = await this.jobs.query(
       `SELECT count(*)::int AS count,
-              wake_jobs('webhook', array_agg(bot_id::text) FILTER (WHERE retrying)),
-              wake_jobs('webhook-shard', array_agg(DISTINCT webhook_shard(bot_id)::text) FILTER (WHERE NOT retrying))
+              (SELECT count(graphile_worker.add_job('webhook', json_build_object('key', b::text), job_key => 'webhook:' || b,
+                                                    job_key_mode => 'preserve_run_at'))
+                 FROM unnest(array_agg(bot_id) FILTER (WHERE retrying)) b) AS retried,
+              wake_jobs('webhook-shard', array_agg(DISTINCT webhook_shard(bot_id)::text) FILTER (WHERE NOT retrying)) AS sharded
          FROM (SELECT DISTINCT d.bot_id, w.retrying
                  FROM webhook_deliveries d JOIN webhooks w ON w.bot_id = d.bot_id
                 WHERE d.dead_at IS NULL AND d.created_at < now() - make_interval(secs => $1)

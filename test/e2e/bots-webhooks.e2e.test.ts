@@ -451,6 +451,36 @@ describe('webhooks', () => {
     await expect.poll(() => hook.delivered.map((request) => request.frame.id), { timeout: 5000 }).toContain(after.id);
   });
 
+  it('a failing bot is retried under a lease, with no queue of its own; a lapsed lease is found by the sweep', async () => {
+    const alice = await newUser(app, 'alice');
+    const bot = await newBot(app, alice);
+    const hook = await receiver(() => 500);
+    await setWebhook(alice, bot, hook.url);
+    const groupId = await newGroup(app, alice, [{ id: bot.id } as TestUser]);
+    const sent = await send(app, alice, groupId, 'to a failing bot');
+    await expect.poll(async () => (await db.query(`SELECT retrying FROM webhooks WHERE bot_id = $1`, [bot.id])).rows[0]?.retrying, { timeout: 10_000 }).toBe(true);
+    // Its retry is scheduled (which lets the failed run's lease go) before another run's lease is set.
+    const retryJob = async () => (await db.query(`SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE key = $1`, [`webhook:${bot.id}`])).rows[0].n;
+    await expect.poll(retryJob, { timeout: 10_000 }).toBe(1);
+    const attempts = hook.requests.length;
+
+    // As a run on another instance holds the lease: the retry job that comes due sends nothing.
+    await db.query(`UPDATE webhooks SET busy_until = now() + interval '1 hour' WHERE bot_id = $1`, [bot.id]);
+    await retryNow(bot.id);
+    await expect.poll(retryJob, { timeout: 10_000 }).toBe(0);
+    expect(hook.requests).toHaveLength(attempts);
+
+    // That instance died: its lease lapses, and the minute's sweep wakes the bot's job.
+    hook.answer = () => 200;
+    await db.query(`UPDATE webhooks SET busy_until = now() - interval '1 second' WHERE bot_id = $1`, [bot.id]);
+    await db.query(`UPDATE webhook_deliveries SET created_at = now() - interval '2 minutes' WHERE bot_id = $1`, [bot.id]);
+    await app.app.get(WebhookDeliverer).wakeForgotten();
+    await expect.poll(() => hook.delivered.map((request) => request.frame.id), { timeout: 10_000 }).toContain(sent.id);
+    await expect.poll(async () => (await db.query(`SELECT retrying, busy_until FROM webhooks WHERE bot_id = $1`, [bot.id])).rows[0]).toEqual({ retrying: false, busy_until: null });
+    // No queue was made for the bot: graphile-worker would lock its row on every job fetch, forever.
+    expect((await db.query(`SELECT count(*)::int AS n FROM graphile_worker._private_job_queues WHERE queue_name = $1`, [`webhook:${bot.id}`])).rows[0].n).toBe(0);
+  });
+
   it('bots sharing shards each get every frame once, in seq order, while frames come faster than a round', async () => {
     const alice = await newUser(app, 'alice');
     // Seventeen bots over sixteen shards: at least two share one, read and recorded together.
