@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, type Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { run, type Runner, type Task, type TaskList } from 'graphile-worker';
 import pg from 'pg';
@@ -31,6 +31,17 @@ const NUDGE_DELAY_MS = 50;
  * after every batch of sends cost 16 queries per nudge, most of them finding nothing.
  */
 const WORKERS_PER_NUDGE = 4;
+
+/**
+ * A feature's minute sweep for deliveries left waiting with no job to send them (a job woken
+ * before a crash that lost it, a lease left by an instance that died): `wake` gives each of them
+ * a job and says how many it woke, `said` what is logged when it woke any.
+ */
+export interface ForgottenSweep {
+  wake: () => Promise<number>;
+  logger: Pick<Logger, 'warn'>;
+  said: (woken: number) => string;
+}
 
 /** What a job is given: the key it was added with (`wake_jobs(task, keys)`). */
 export interface KeyedJob {
@@ -77,10 +88,18 @@ export class JobQueue implements OnApplicationBootstrap, BeforeApplicationShutdo
    * (graphile-worker's crontab, which records each run in the database so that instances do not
    * double it).
    */
-  defineSweep(partOf: string, task: () => Promise<void>): void {
-    if (!this.runs(partOf)) return;
-    this.tasks[`${partOf}-sweep`] = (() => task()) as Task;
-    this.crontab.push(`* * * * * ${partOf}-sweep`);
+  defineSweep(partOf: string, sweep: ForgottenSweep): () => Promise<void> {
+    const run = async () => {
+      const woken = await sweep.wake();
+      if (woken === 0) return;
+      sweep.logger.warn(sweep.said(woken));
+      this.nudge();
+    };
+    if (this.runs(partOf)) {
+      this.tasks[`${partOf}-sweep`] = (() => run()) as Task;
+      this.crontab.push(`* * * * * ${partOf}-sweep`);
+    }
+    return run;
   }
 
   private runs(name: string): boolean {

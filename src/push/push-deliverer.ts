@@ -28,22 +28,21 @@ export class PushDeliverer {
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(VAPID_KEYS) private readonly vapid: VapidKeys,
-    private readonly jobs: JobQueue,
+    jobs: JobQueue,
     private readonly pushes: PushRepository,
     private readonly presence: PresenceStore,
   ) {
     this.rules = { allowHttp: config.webhookAllowHttp, allowPrivate: config.webhookAllowPrivate };
     jobs.define('push', ({ key }) => this.run(key));
-    jobs.defineSweep('push', () => this.wakeForgotten());
+    this.wakeForgotten = jobs.defineSweep('push', {
+      wake: () => this.pushes.wakeForgotten(FORGOTTEN_AFTER_SECONDS),
+      logger: this.logger,
+      said: (woken) => `Woke the push jobs of ${woken} subscriptions whose pushes were waiting with none`,
+    });
   }
 
-  /** Pushes left waiting with no job to send them get one (see WebhooksRepository.wakeForgotten). */
-  async wakeForgotten(): Promise<void> {
-    const woken = await this.pushes.wakeForgotten(FORGOTTEN_AFTER_SECONDS);
-    if (woken === 0) return;
-    this.logger.warn(`Woke the push jobs of ${woken} subscriptions whose pushes were waiting with none`);
-    this.jobs.nudge();
-  }
+  /** Pushes left waiting with no job to send them get one (see PushRepository.wakeForgotten). */
+  readonly wakeForgotten: () => Promise<void>;
 
   private async run(subscriptionId: string): Promise<void> {
     const waiting = await this.pushes.waiting(subscriptionId, READ_BATCH);

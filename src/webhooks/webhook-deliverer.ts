@@ -59,16 +59,15 @@ export class WebhookDeliverer {
     this.rules = { allowHttp: config.webhookAllowHttp, allowPrivate: config.webhookAllowPrivate };
     jobs.define('webhook-shard', ({ key }) => this.runShard(Number(key)), 'webhook');
     jobs.define('webhook', ({ key }) => this.runRetryLane(key));
-    jobs.defineSweep('webhook', () => this.wakeForgotten());
+    this.wakeForgotten = jobs.defineSweep('webhook', {
+      wake: () => this.webhooks.wakeForgotten(FORGOTTEN_AFTER_SECONDS),
+      logger: this.logger,
+      said: (woken) => `Woke the webhook jobs of ${woken} bots whose frames were waiting with none`,
+    });
   }
 
   /** Frames left waiting with no job to send them get one (see WebhooksRepository.wakeForgotten). */
-  async wakeForgotten(): Promise<void> {
-    const woken = await this.webhooks.wakeForgotten(FORGOTTEN_AFTER_SECONDS);
-    if (woken === 0) return;
-    this.logger.warn(`Woke the webhook jobs of ${woken} bots whose frames were waiting with none`);
-    this.jobs.nudge();
-  }
+  readonly wakeForgotten: () => Promise<void>;
 
   private async runShard(shard: number): Promise<void> {
     const started = performance.now();
