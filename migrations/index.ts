@@ -18,6 +18,7 @@ import { Bots1766500000000 } from './1766500000000-bots.js';
 import { Webhooks1766510000000 } from './1766510000000-webhooks.js';
 import { WebPush1766520000000 } from './1766520000000-web-push.js';
 import { WebhookShards1766530000000 } from './1766530000000-webhook-shards.js';
+import { FanoutOutbox1766540000000 } from './1766540000000-fanout-outbox.js';
 
 export const migrations = [
   InitialSchema1763900000000,
@@ -39,4 +40,5 @@ export const migrations = [
   Webhooks1766510000000,
   WebPush1766520000000,
   WebhookShards1766530000000,
+  FanoutOutbox1766540000000,
 ];

@@ -96,4 +96,6 @@ UPDATE conversations c
 CREATE INDEX messages_member_search_idx ON messages USING gin ((ARRAY[conversation_id]), search_vector);
 CREATE INDEX messages_sender_id_idx ON messages (sender_id, id);
 CREATE INDEX messages_created_at_idx ON messages (created_at);
+-- Loaded, not sent: no instance is to announce these messages (the fan-out outbox's relay would).
+TRUNCATE fanout_outbox;
 VACUUM ANALYZE;

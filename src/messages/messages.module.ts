@@ -6,6 +6,8 @@ import { ConversationsModule } from '../conversations/conversations.module.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
 import { ConversationMessagesController } from './conversation-messages.controller.js';
 import { ConversationPinsController } from './conversation-pins.controller.js';
+import { FanoutOutboxRepository } from './fanout-outbox.repository.js';
+import { FanoutRelay } from './fanout-relay.js';
 import { Message } from './message.entity.js';
 import { MessagesController } from './messages.controller.js';
 import { MessagesRepository } from './messages.repository.js';
@@ -15,7 +17,7 @@ import { PinsService } from './pins.service.js';
 @Module({
   imports: [TypeOrmModule.forFeature([Message]), AuthModule, AttachmentsModule, ConversationsModule, NotificationsModule],
   controllers: [MessagesController, ConversationMessagesController, ConversationPinsController],
-  providers: [MessagesRepository, MessagesService, PinsService],
+  providers: [MessagesRepository, MessagesService, PinsService, FanoutOutboxRepository, FanoutRelay],
   exports: [MessagesService],
 })
 export class MessagesModule {}

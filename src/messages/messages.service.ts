@@ -12,6 +12,7 @@ import { AttachmentsNotAvailable, AttachmentsRepository } from '../attachments/a
 import type { AuthUser, Caller } from '../common/caller/caller.js';
 import { TokenService } from '../auth/token.service.js';
 import { isLockTimeout, isUniqueViolation } from '../common/pg-errors.js';
+import { crashPoint } from '../common/test-crash.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import type { MessageFrame } from '../notifications/frames.js';
@@ -80,8 +81,8 @@ export class MessagesService {
     }
     const committedAt = performance.now();
     this.metrics.messagesStored.inc();
-    this.notify('message.created', message, message.memberIds, committedAt);
-    if (message.threadRoot) this.notify('message.updated', message.threadRoot, message.threadRoot.memberIds, committedAt);
+    crashPoint('send-committed');
+    this.announceNew(message, message.memberIds, message.threadRoot, committedAt);
     return { message: toMessageView(message, this.links, sender.id), created: true };
   }
 
@@ -184,6 +185,16 @@ export class MessagesService {
       throw new NotFoundException('Message not found');
     }
     return message;
+  }
+
+  /**
+   * Tells the members of a message just stored: message.created, and message.updated for the
+   * thread root it answers (its reply count moved). The send's own path, and the outbox relay's
+   * for a send whose instance died before it could (FanoutRelay).
+   */
+  announceNew(message: Announced, memberIds: readonly string[], threadRoot?: ChangedMessage, committedAt = performance.now()): void {
+    this.notify('message.created', message, memberIds, committedAt);
+    if (threadRoot) this.notify('message.updated', threadRoot, threadRoot.memberIds, committedAt);
   }
 
   /**

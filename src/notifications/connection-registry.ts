@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { Metrics } from '../metrics/metrics.service.js';
+import { DeliveredOnce } from './delivered-once.js';
 import { CloseCode, type ServerFrame } from './frames.js';
 
 /** Told of each socket that becomes ready (was sent `ready`) and of each ready socket that goes. */
@@ -30,6 +31,7 @@ export class ConnectionRegistry {
   private readonly disconnectedAt = new Map<string, number>();
   private count = 0;
   private readonly listeners: SocketListener[] = [];
+  private readonly deliveredOnce = new DeliveredOnce();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -100,15 +102,21 @@ export class ConnectionRegistry {
   /** Sends one frame to every local socket of these users, serialising and encoding it once. */
   deliver(userIds: readonly string[], frame: ServerFrame): number {
     const data = encodeFrame(frame);
+    const newMessageId = newMessageOf(frame);
     let sent = 0;
-    for (const userId of userIds) sent += this.deliverSerialized(userId, data);
+    for (const userId of userIds) sent += this.deliverSerialized(userId, data, newMessageId);
     return sent;
   }
 
-  /** Sends an already serialised frame to every local socket of one user. */
-  deliverSerialized(userId: string, data: string | Buffer): number {
+  /**
+   * Sends an already serialised frame to every local socket of one user. With `newMessageId`
+   * (the frame is that message's `message.created`), only the first time for this user: the
+   * outbox relay may publish it again (DeliveredOnce).
+   */
+  deliverSerialized(userId: string, data: string | Buffer, newMessageId?: string): number {
     const sockets = this.socketsByUser.get(userId);
     if (!sockets) return 0;
+    if (newMessageId !== undefined && !this.deliveredOnce.first(userId, newMessageId)) return 0;
     let sent = 0;
     for (const socket of sockets) {
       if (!this.awaitingReady.has(socket) && this.send(socket, data)) sent++;
@@ -212,6 +220,11 @@ const DISCONNECT_MEMORY_MS = 60_000;
 
 /** Buffers are sent as text frames too: the protocol is JSON text. */
 const TEXT_FRAME = { binary: false } as const;
+
+/** The id of the message whose `message.created` this frame is, if it is one. */
+export function newMessageOf(frame: ServerFrame): string | undefined {
+  return frame.type === 'message.created' ? frame.id : undefined;
+}
 
 /**
  * A frame as UTF-8 bytes, made once however many sockets it goes to: `ws` sends a Buffer as it

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { OutageLog } from '../common/outage-log.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { REDIS_COMMAND_TIMEOUT_MS } from '../config/redis-timeout.js';
-import { ConnectionRegistry } from './connection-registry.js';
+import { ConnectionRegistry, newMessageOf } from './connection-registry.js';
 import type { ServerFrame } from './frames.js';
 import { Notifier } from './notifier.js';
 
@@ -14,9 +14,10 @@ import { Notifier } from './notifier.js';
  * frames it will deliver, not every event of the installation. Publishing to N users costs N
  * pipelined PUBLISHes; a user held nowhere costs Redis one lookup.
  *
- * Payloads are `<origin instance id>|<frame JSON>` (or `|close:<code>:<reason>`, or
- * `|close-session:<session id>:<code>:<reason>`), so a
- * receiver routes a frame without parsing it. The publishing instance delivers to its own
+ * Payloads are `<origin instance id>|<new message id>|<frame JSON>` (or `…||close:<code>:<reason>`,
+ * or `…||close-session:<session id>:<code>:<reason>`), so a receiver routes a frame without
+ * parsing it; the message id, given for a `message.created` frame only, lets it hand each user
+ * a new message once (ConnectionRegistry.deliverSerialized). The publishing instance delivers to its own
  * sockets directly and skips its own echo, so users on the same instance are still notified
  * while Redis is down. When the subscription comes back after an outage, every local socket
  * gets `{"type":"resync"}`: it may have missed frames, and catches up by seq.
@@ -80,19 +81,20 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
     this.beforePublish(userIds, frame);
     const data = JSON.stringify(frame);
     const encoded = Buffer.from(data);
-    for (const userId of userIds) this.connections.deliverSerialized(userId, encoded);
-    this.send(userIds, `${this.instanceId}|${data}`);
+    const newMessageId = newMessageOf(frame);
+    for (const userId of userIds) this.connections.deliverSerialized(userId, encoded, newMessageId);
+    this.send(userIds, `${this.instanceId}|${newMessageId ?? ''}|${data}`);
   }
 
   disconnectUser(userId: string, code: number, reason: string): void {
     this.connections.disconnect(userId, code, reason);
-    this.send([userId], `${this.instanceId}|close:${code}:${reason}`);
+    this.send([userId], `${this.instanceId}||close:${code}:${reason}`);
   }
 
   disconnectSession(userId: string, sessionId: string, code: number, reason: string): void {
     this.connections.disconnectSession(userId, sessionId, code, reason);
     // On the user's channel: the instances holding the session's sockets subscribe to it.
-    this.send([userId], `${this.instanceId}|close-session:${sessionId}:${code}:${reason}`);
+    this.send([userId], `${this.instanceId}||close-session:${sessionId}:${code}:${reason}`);
   }
 
   override watch(userId: string): Promise<void> {
@@ -141,12 +143,19 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
   }
 
   private receive(channel: string, payload: string): void {
-    const separator = payload.indexOf('|');
-    if (payload.slice(0, separator) === this.instanceId) return;
+    const originEnd = payload.indexOf('|');
+    if (payload.slice(0, originEnd) === this.instanceId) return;
     const userId = channel.slice(this.prefix.length);
-    const body = payload.slice(separator + 1);
+    let body = payload.slice(originEnd + 1);
+    let newMessageId: string | undefined;
+    // An instance of the version before, in a rolling upgrade, sends no message id field.
+    if (!body.startsWith('{') && !body.startsWith('close')) {
+      const idEnd = body.indexOf('|');
+      newMessageId = body.slice(0, idEnd) || undefined;
+      body = body.slice(idEnd + 1);
+    }
     if (body.startsWith('{')) {
-      this.connections.deliverSerialized(userId, body);
+      this.connections.deliverSerialized(userId, body, newMessageId);
     } else if (body.startsWith('close-session:')) {
       const [, sessionId, code, ...reason] = body.split(':');
       this.connections.disconnectSession(userId, sessionId, Number(code), reason.join(':'));
