@@ -19,6 +19,7 @@ import { Webhooks1766510000000 } from './1766510000000-webhooks.js';
 import { WebPush1766520000000 } from './1766520000000-web-push.js';
 import { WebhookShards1766530000000 } from './1766530000000-webhook-shards.js';
 import { FanoutOutbox1766540000000 } from './1766540000000-fanout-outbox.js';
+import { ConversationListActivity1766550000000 } from './1766550000000-conversation-list-activity.js';
 
 export const migrations = [
   InitialSchema1763900000000,
@@ -41,4 +42,5 @@ export const migrations = [
   WebPush1766520000000,
   WebhookShards1766530000000,
   FanoutOutbox1766540000000,
+  ConversationListActivity1766550000000,
 ];

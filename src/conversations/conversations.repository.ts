@@ -86,6 +86,10 @@ const APPEND_SYSTEM_MESSAGE = `
   )
   SELECT ${messageColumns('NULL', 's')} FROM stored s`;
 
+/** How far a member row's `activity_at` may lag `updated_at`: as in the conversation-list-activity migration. */
+const ACTIVITY_LAG = `interval '1 second'`;
+const MAX_BIGINT = '9223372036854775807';
+
 @Injectable()
 export class ConversationsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -95,20 +99,31 @@ export class ConversationsRepository {
     return rows[0];
   }
 
-  /** A member's conversations, most recently active first, after the (updatedAt, id) key. */
+  /**
+   * A member's conversations, most recently active first, after the (updatedAt, id) key: a page
+   * costs what it returns, whatever the member's number of conversations.
+   *
+   * Through the index on the member rows' `activity_at`, which lags `updated_at` by less than
+   * ACTIVITY_LAG (the conversation-list-activity migration). Among the member rows older than
+   * the cursor by ACTIVITY_LAG (so surely before it), the `limit`-th newest bounds the page: a
+   * conversation whose `activity_at` is ACTIVITY_LAG older than that one's was updated before
+   * all `limit` of them. Only the candidates above that bound are read and ordered exactly.
+   */
   async listForMember(
     userId: string,
     limit: number,
     after?: { updatedAt: string; id: string },
   ): Promise<ConversationRow[]> {
-    const params: unknown[] = [userId, limit];
-    let keyset = '';
-    if (after) {
-      params.push(after.updatedAt, after.id);
-      keyset = `AND (c.updated_at, c.id) < ($3::timestamptz, $4::bigint)`;
-    }
+    const params = [userId, limit, after?.updatedAt ?? 'infinity', after?.id ?? MAX_BIGINT];
     return this.dataSource.query(
-      withLastMessage(`${CONVERSATION_SELECT} ${keyset} ORDER BY c.updated_at DESC, c.id DESC LIMIT $2`),
+      withLastMessage(`${CONVERSATION_SELECT}
+         AND me.activity_at >= (
+               SELECT coalesce((SELECT older.activity_at FROM conversation_members older
+                                 WHERE older.user_id = $1 AND older.activity_at < $3::timestamptz - ${ACTIVITY_LAG}
+                                 ORDER BY older.activity_at DESC OFFSET $2 - 1 LIMIT 1), '-infinity') - ${ACTIVITY_LAG})
+         AND me.activity_at <= $3::timestamptz
+         AND (c.updated_at, c.id) < ($3::timestamptz, $4::bigint)
+       ORDER BY c.updated_at DESC, c.id DESC LIMIT $2`),
       params,
     );
   }
