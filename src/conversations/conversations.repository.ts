@@ -47,7 +47,10 @@ const CONVERSATION_SELECT = `
          ARRAY(SELECT cm.user_id::text FROM conversation_members cm
                 WHERE cm.conversation_id = c.id ORDER BY cm.user_id) AS "memberIds"
     FROM conversation_members me
-    JOIN conversations c ON c.id = me.conversation_id
+    -- Each conversation by its key, after the member rows are chosen: the planner cannot count
+    -- the list's candidates (a bound it computes at run time), and guessing hundreds it hashed
+    -- every conversation of the installation.
+   CROSS JOIN LATERAL (SELECT * FROM conversations WHERE id = me.conversation_id OFFSET 0) c
    WHERE me.user_id = $1`;
 
 /**
@@ -95,7 +98,7 @@ export class ConversationsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async findForMember(userId: string, conversationId: string): Promise<ConversationRow | undefined> {
-    const rows = await this.dataSource.query(withLastMessage(`${CONVERSATION_SELECT} AND c.id = $2`), [userId, conversationId]);
+    const rows = await this.dataSource.query(withLastMessage(`${CONVERSATION_SELECT} AND me.conversation_id = $2`), [userId, conversationId]);
     return rows[0];
   }
 

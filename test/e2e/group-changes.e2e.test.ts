@@ -67,7 +67,8 @@ describe('lastMessage', () => {
     const statements = async (limit: number) => {
       let count = 0;
       dataSource.query = ((...args: Parameters<DataSource['query']>) => {
-        count++;
+        // Not the request's: the outbox's clearing runs every 100 ms in the background.
+        if (!/fanout_outbox/.test(args[0])) count++;
         return original(...args);
       }) as DataSource['query'];
       try {
