@@ -27,6 +27,14 @@ export type SearchRow = MessageRow & { marked: string };
 const RECENT_ROWS = 1000;
 
 /**
+ * Up to how many conversations the index is asked for the caller's conversations and the words
+ * at once. Past that, reading every conversation's postings costs more than reading the words'
+ * matches in everyone's messages and keeping the caller's (issue 32: a member of 2,000
+ * conversations among ten million messages).
+ */
+export const FEW_CONVERSATIONS = 100;
+
+/**
  * The member message search: one statement across `messages` and `conversation_members` (the
  * caller's conversations), like the admin search, kept whole rather than split into a round
  * trip per table.
@@ -52,12 +60,15 @@ export class SearchRepository {
    *    its work grows with the matches in them, never with anyone else's messages. It is
    *    MATERIALIZED so that it cannot be read in id order: PostgreSQL would otherwise walk the
    *    primary key newest first testing every message of everyone (the trap the admin search
-   *    fell into), which reads the whole table for a word nobody wrote.
+   *    fell into), which reads the whole table for a word nobody wrote. A caller in more than
+   *    FEW_CONVERSATIONS conversations (`word_hits`) has the index read the words' matches
+   *    alone and keeps those of its conversations: the work then grows with the words'
+   *    matches, where the intersection would decode the postings of all its conversations.
    *
    * Only the page is then read whole and marked up by ts_headline.
    */
   async searchForMember(search: MemberSearch, limit: number): Promise<SearchRow[]> {
-    const params: unknown[] = [search.callerId, search.q, limit, HEADLINE_OPTIONS, RECENT_ROWS];
+    const params: unknown[] = [search.callerId, search.q, limit, HEADLINE_OPTIONS, RECENT_ROWS, FEW_CONVERSATIONS];
     const inConversation = search.conversationId ? `AND cm.conversation_id = $${params.push(search.conversationId)}` : '';
     const filters: string[] = [];
     if (search.senderId) filters.push(`m.sender_id = $${params.push(search.senderId)}`);
@@ -96,15 +107,24 @@ export class SearchRepository {
           ORDER BY walked.id DESC LIMIT $3
        ), settled AS (
          SELECT (SELECT count(*) FROM early) = $3 OR (SELECT id FROM horizon) IS NULL AS yes
+       ), few AS (
+         SELECT count(*) <= $6 AS yes FROM mine
        ), indexed AS MATERIALIZED (
          SELECT m.id FROM messages m, query
-          WHERE NOT (SELECT yes FROM settled)
+          WHERE NOT (SELECT yes FROM settled) AND (SELECT yes FROM few)
             AND ARRAY[m.conversation_id] && ARRAY(SELECT id FROM mine)
+            AND ${matches} ${older}
+       ), word_hits AS MATERIALIZED (
+         SELECT m.id, m.conversation_id FROM messages m, query
+          WHERE NOT (SELECT yes FROM settled) AND NOT (SELECT yes FROM few)
             AND ${matches} ${older}
        ), page AS (
          SELECT id FROM early WHERE (SELECT yes FROM settled)
          UNION ALL
-         (SELECT id FROM indexed ORDER BY id DESC LIMIT $3)
+         (SELECT id FROM indexed
+           UNION ALL
+          SELECT id FROM word_hits WHERE conversation_id IN (SELECT id FROM mine)
+          ORDER BY id DESC LIMIT $3)
        )
        SELECT ${messageColumns('$1')},
               ts_headline('simple', m.body, (SELECT q FROM query), $4) AS marked

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
+import { FEW_CONVERSATIONS } from '../../src/search/search.repository.js';
 import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
 
 /** GET /api/v1/search/messages: full-text search over the caller's own conversations. */
@@ -217,8 +218,18 @@ describe('newest first, exactly, however the matches are spread', () => {
       return found;
     };
 
+    // Dave is in 11 of the groups (not the big one) and in more than FEW_CONVERSATIONS others,
+    // all empty: the index is asked for the words alone, and he must get his own matches only.
+    const dave = await newUser(app, 'dave');
+    await dataSource.query(`INSERT INTO conversation_members (conversation_id, user_id) SELECT unnest($1::bigint[]), $2`, [conversations.slice(1), dave.id]);
+    await dataSource.query(
+      `WITH made AS (INSERT INTO conversations (type, title, owner_id) SELECT 'group', 'empty ' || g, $1 FROM generate_series(1, $2::int) g RETURNING id)
+       INSERT INTO conversation_members (conversation_id, user_id) SELECT id, $1 FROM made`,
+      [dave.id, FEW_CONVERSATIONS],
+    );
+
     const queries = [...vocabulary, `${vocabulary[1]} ${vocabulary[2]}`, `${vocabulary[0]} -${vocabulary[1]}`, `${vocabulary[3]} or ${vocabulary[5]}`, word()];
-    for (const user of [alice, carol]) {
+    for (const user of [alice, carol, dave]) {
       for (const q of queries) {
         const expected = await plain(user, q);
         for (const limit of [1, 7, 20]) {
@@ -229,6 +240,7 @@ describe('newest first, exactly, however the matches are spread', () => {
       }
     }
     expect(await paged(alice, { q: vocabulary[3], senderId: bob.id, limit: 5 })).toEqual(await plain(alice, vocabulary[3], bob.id));
+    expect(await paged(dave, { q: vocabulary[3], senderId: bob.id, limit: 5 })).toEqual(await plain(dave, vocabulary[3], bob.id));
     expect((await search(alice, { q: vocabulary[2], senderId: bob.id, limit: 20 })).items.map((hit) => hit.message.id)).toEqual((await plain(alice, vocabulary[2], bob.id)).slice(0, 20));
   });
 });
