@@ -39,6 +39,11 @@ export interface AppConfig {
    */
   databaseAnswerTimeoutMs: number;
   redisUrl: string | undefined;
+  /**
+   * Instead of `redisUrl`: some nodes of a Redis Cluster (7 or newer), from which the client
+   * learns the rest. Fan-out then uses sharded pub/sub, spread over the cluster's shards.
+   */
+  redisClusterNodes: RedisNode[] | undefined;
   /** Namespaces Parley's channels, so several installations can share one Redis. */
   redisChannelPrefix: string;
   jwtSecret: string;
@@ -170,6 +175,12 @@ export interface AppConfig {
   vapidPrivateKey: string | undefined;
   /** The contact push services see in the VAPID token: a `mailto:` or `https:` URL. */
   vapidSubject: string;
+}
+
+/** A node of a Redis Cluster (REDIS_CLUSTER_NODES). */
+export interface RedisNode {
+  host: string;
+  port: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -319,7 +330,8 @@ function jwtSecret(raw: string | undefined, name: string, config: ConfigDraft): 
     if (production) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
     // Instances sharing Redis serve the same users: with a secret each, a token from one is
     // refused by the next (users signed out at random behind a load balancer).
-    if (config.redisUrl) throw new ConfigError('JWT_SECRET is required when REDIS_URL is set (every instance must share it)');
+    const shared = config.redisUrl ? 'REDIS_URL' : config.redisClusterNodes ? 'REDIS_CLUSTER_NODES' : undefined;
+    if (shared) throw new ConfigError(`JWT_SECRET is required when ${shared} is set (every instance must share it)`);
     // Development only: tokens stop working when the process restarts (on the embedded
     // database, main.ts keeps one in DATA_DIR instead: keptJwtSecret).
     return randomBytes(32).toString('hex');
@@ -340,6 +352,24 @@ function answerTimeout(raw: string | undefined, name: string, config: ConfigDraf
     throw new ConfigError('DATABASE_ANSWER_TIMEOUT_MS must be above DATABASE_STATEMENT_TIMEOUT_MS (or 0)');
   }
   return value;
+}
+
+/** REDIS_CLUSTER_NODES: `host:port` (or `[IPv6]:port`), comma-separated; not with REDIS_URL. */
+function clusterNodes(raw: string | undefined, name: string, config: ConfigDraft): RedisNode[] | undefined {
+  if (raw === undefined) return undefined;
+  if (config.redisUrl) {
+    throw new ConfigError(`REDIS_URL and ${name} are exclusive: set REDIS_URL for one Redis, or ${name} for a Redis Cluster`);
+  }
+  return raw.split(',').map((entry) => {
+    const trimmed = entry.trim();
+    const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(trimmed);
+    const host = match?.[1] ?? match?.[2];
+    const port = Number(match?.[3]);
+    if (!host || (match?.[1] !== undefined && isIP(host) !== 6) || port < 1 || port > 65535) {
+      throw new ConfigError(`${name} must be a comma-separated list of host:port, got "${trimmed}"`);
+    }
+    return { host, port };
+  });
 }
 
 function channelPrefix(raw: string | undefined): string {
@@ -538,16 +568,24 @@ export const CONFIG_VARIABLES = [
     parse: url(['redis:', 'rediss:']),
   }),
   variable({
+    name: 'REDIS_CLUSTER_NODES',
+    key: 'redisClusterNodes',
+    default: 'unset',
+    description:
+      'instead of `REDIS_URL`: a Redis Cluster (Redis 7+) for the same, as comma-separated `host:port` of some of its nodes; notifications then use sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`), spread over its shards',
+    parse: clusterNodes,
+  }),
+  variable({
     name: 'REDIS_CHANNEL_PREFIX',
     key: 'redisChannelPrefix',
     default: '`parley`',
-    description: "prefix of Parley's Redis channels, so several installations can share one Redis",
+    description: "prefix of Parley's Redis channels and keys, so several installations can share one Redis (or Redis Cluster)",
     parse: channelPrefix,
   }),
   variable({
     name: 'JWT_SECRET',
     key: 'jwtSecret',
-    default: 'required with `NODE_ENV=production` or `REDIS_URL`; else kept in `DATA_DIR/jwt-secret` (embedded database) or random per start',
+    default: 'required with `NODE_ENV=production`, `REDIS_URL` or `REDIS_CLUSTER_NODES`; else kept in `DATA_DIR/jwt-secret` (embedded database) or random per start',
     description: 'token signing secret, the same on every instance (32+ characters in production)',
     parse: jwtSecret,
   }),
@@ -650,7 +688,7 @@ export const CONFIG_VARIABLES = [
     key: 'presenceHeartbeatMs',
     default: '`10000`',
     description:
-      "with `REDIS_URL`: how often an instance renews its entry in Redis; one silent for 3 heartbeats is taken for dead and its users' sockets stop counting (up to `15000`, so that they do within 60 s with the default grace)",
+      "with `REDIS_URL` or `REDIS_CLUSTER_NODES`: how often an instance renews its entry in Redis; one silent for 3 heartbeats is taken for dead and its users' sockets stop counting (up to `15000`, so that they do within 60 s with the default grace)",
     parse: integer(10_000, 100, 15_000),
   }),
   variable({

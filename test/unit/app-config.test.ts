@@ -35,6 +35,17 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://localhost/db' }, 'DATABASE_URL must start with postgres:// or postgresql://'],
     [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL is not a valid URL'],
     [{ REDIS_URL: 'http://localhost' }, 'REDIS_URL must start with redis:// or rediss://'],
+    [{ REDIS_CLUSTER_NODES: '127.0.0.1:7101' }, 'JWT_SECRET is required when REDIS_CLUSTER_NODES is set (every instance must share it)'],
+    [
+      { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7101', JWT_SECRET: 'shared' },
+      'REDIS_URL and REDIS_CLUSTER_NODES are exclusive: set REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a Redis Cluster',
+    ],
+    [{ REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7101' }, 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port, got "redis://127.0.0.1:7101"'],
+    [{ REDIS_CLUSTER_NODES: '127.0.0.1:7101,127.0.0.1' }, 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port, got "127.0.0.1"'],
+    [{ REDIS_CLUSTER_NODES: '127.0.0.1:7101,' }, 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port, got ""'],
+    [{ REDIS_CLUSTER_NODES: 'redis-0:70000' }, 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port, got "redis-0:70000"'],
+    [{ REDIS_CLUSTER_NODES: 'redis-0:0' }, 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port, got "redis-0:0"'],
+    [{ REDIS_CLUSTER_NODES: '[not-ipv6]:7000' }, 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port, got "[not-ipv6]:7000"'],
     [{ ALLOWED_ORIGINS: 'https://ok.example, nope' }, 'ALLOWED_ORIGINS has an invalid origin "nope"'],
     [{ TRUST_PROXY: 'garbage' }, 'TRUST_PROXY must be true, false, a hop count or a comma-separated list of proxy addresses'],
     [{ TRUST_PROXY: '-1' }, 'TRUST_PROXY must be true, false, a hop count'],
@@ -106,6 +117,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) })).toMatchObject({ logFormat: 'json', logLevel: 'info' });
     expect(loadConfig({ NODE_ENV: 'test' })).toMatchObject({ logFormat: 'json', logLevel: 'warn' });
     expect(loadConfig({ LOG_FORMAT: 'json', LOG_LEVEL: 'debug' })).toMatchObject({ logFormat: 'json', logLevel: 'debug' });
+  });
+
+  it('takes a Redis Cluster as host:port entries, instead of REDIS_URL', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-1.internal:7001,[::1]:7002', JWT_SECRET: 'shared' });
+    expect(config.redisClusterNodes).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-1.internal', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    expect(config.redisUrl).toBeUndefined();
+    expect(loadConfig({}).redisClusterNodes).toBeUndefined();
   });
 
   it('normalises allowed origins', () => {
