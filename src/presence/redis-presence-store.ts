@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { OutageLog } from '../common/outage-log.js';
+import { createRedisClient, type RedisClient } from '../common/redis-clients.js';
 import type { AppConfig } from '../config/app-config.js';
-import { REDIS_COMMAND_TIMEOUT_MS } from '../config/redis-timeout.js';
 import { PresenceStore, sweepInterval, type LivePresence } from './presence-store.js';
 
 /** An instance silent for this many heartbeats is taken for dead. */
@@ -110,7 +109,8 @@ return {now, cameOnline}`;
  * Reaps instances whose heartbeat expired (their users held nowhere else enter their grace,
  * counted from the instance's last heartbeat) and claims the users whose grace is over, so that
  * each is announced offline by exactly one instance. Returns {user, last seen ms, …}.
- * KEYS: instances, online, grace, last seen. ARGV: prefix, grace, expiry, limit.
+ * KEYS: instances, online, grace, last seen. ARGV: the keys' common part (`{<prefix>:presence}`,
+ * which names a reaped instance's sockets), grace, expiry, limit.
  */
 const SWEEP_SCRIPT = `${NOW}
 local graceMs, expiryMs = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -118,7 +118,7 @@ local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LI
 for i = 1, #dead, 2 do
   local instance = dead[i]
   local lastBeat = tonumber(dead[i + 1]) - expiryMs
-  local sockets = ARGV[1] .. ':presence:sockets:' .. instance
+  local sockets = ARGV[1] .. ':sockets:' .. instance
   local counts = redis.call('HGETALL', sockets)
   for j = 1, #counts, 2 do
     local user = counts[j]
@@ -140,16 +140,25 @@ for _, user in ipairs(due) do
 end
 return claimed`;
 
+/**
+ * What every presence key starts with: a hash tag, so that on a Redis Cluster they all share
+ * one slot (the scripts read and write several at once), named after REDIS_CHANNEL_PREFIX.
+ */
+export function presenceKeyBase(prefix: string): string {
+  return `{${prefix}:presence}`;
+}
+
 type Scripts = {
   presenceOpen(instances: string, online: string, grace: string, sockets: string, instance: string, userId: string): Promise<number>;
   presenceClose(instances: string, online: string, grace: string, lastSeen: string, sockets: string, instance: string, userId: string, graceMs: number): Promise<number>;
   presenceHeartbeat(instances: string, sockets: string, instance: string, expiryMs: number): Promise<number>;
   presenceSync(...args: (string | number)[]): Promise<[number, string[]]>;
-  presenceSweep(instances: string, online: string, grace: string, lastSeen: string, prefix: string, graceMs: number, expiryMs: number, limit: number): Promise<string[]>;
+  presenceSweep(instances: string, online: string, grace: string, lastSeen: string, base: string, graceMs: number, expiryMs: number, limit: number): Promise<string[]>;
 };
 
 /**
- * Presence across instances, kept in Redis under `<prefix>:presence:`:
+ * Presence across instances, kept in Redis under `{<prefix>:presence}:`: one hash tag, so that
+ * on a Redis Cluster every key lies in one slot, as the scripts that use several at once need:
  *
  * - `instances`: a sorted set of live instances, scored by when each expires (3 heartbeats on);
  * - `sockets:<instance>`: each instance's count of ready sockets per user;
@@ -166,10 +175,10 @@ type Scripts = {
  */
 export class RedisPresenceStore extends PresenceStore implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisPresenceStore.name);
-  private readonly redis: Redis & Scripts;
+  private readonly redis: RedisClient & Scripts;
   readonly instanceId = randomUUID();
-  /** REDIS_CHANNEL_PREFIX: the sweep names reaped instances' keys with it. */
-  private readonly prefix: string;
+  /** `{<prefix>:presence}`, REDIS_CHANNEL_PREFIX's: the sweep names reaped instances' keys with it. */
+  private readonly base: string;
   private readonly keys: { instances: string; online: string; grace: string; lastSeen: string; sockets: string };
   /** This instance's ready sockets per user: what Redis must hold for it. */
   private readonly counts = new Map<string, number>();
@@ -199,21 +208,16 @@ export class RedisPresenceStore extends PresenceStore implements OnApplicationSh
     heartbeatMs = config.presenceHeartbeatMs,
   ) {
     super();
-    this.prefix = config.redisChannelPrefix;
-    const prefix = `${config.redisChannelPrefix}:presence`;
+    const base = (this.base = presenceKeyBase(config.redisChannelPrefix));
     this.keys = {
-      instances: `${prefix}:instances`,
-      online: `${prefix}:online`,
-      grace: `${prefix}:grace`,
-      lastSeen: `${prefix}:last-seen`,
-      sockets: `${prefix}:sockets:${this.instanceId}`,
+      instances: `${base}:instances`,
+      online: `${base}:online`,
+      grace: `${base}:grace`,
+      lastSeen: `${base}:last-seen`,
+      sockets: `${base}:sockets:${this.instanceId}`,
     };
     this.expiryMs = HEARTBEATS_TO_EXPIRY * heartbeatMs;
-    this.redis = new Redis(config.redisUrl!, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
-    }) as Redis & Scripts;
+    this.redis = createRedisClient(config) as RedisClient & Scripts;
     this.redis.defineCommand('presenceOpen', { numberOfKeys: 4, lua: OPEN_SCRIPT });
     this.redis.defineCommand('presenceClose', { numberOfKeys: 5, lua: CLOSE_SCRIPT });
     this.redis.defineCommand('presenceHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT_SCRIPT });
@@ -366,7 +370,7 @@ export class RedisPresenceStore extends PresenceStore implements OnApplicationSh
     if (!this.synced && Date.now() >= this.holdSyncUntil) void this.sync();
     try {
       const { instances, online, grace, lastSeen } = this.keys;
-      const claimed = await this.redis.presenceSweep(instances, online, grace, lastSeen, this.prefix, this.graceMs, this.expiryMs, SWEEP_LIMIT);
+      const claimed = await this.redis.presenceSweep(instances, online, grace, lastSeen, this.base, this.graceMs, this.expiryMs, SWEEP_LIMIT);
       for (let i = 0; i < claimed.length; i += 2) this.onTransition(claimed[i], 'offline', Number(claimed[i + 1]));
     } catch (error) {
       this.failed(error as Error);

@@ -12,6 +12,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthUser } from '../common/caller/caller.js';
 import { OutageLog } from '../common/outage-log.js';
+import { usesRedis } from '../common/redis-clients.js';
 import { APP_CONFIG, type AppConfig, type RateLimit } from '../config/app-config.js';
 import { RATE_LIMIT_POLICY, type RateLimitPolicy } from './rate-limit.decorator.js';
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore, type WindowCount } from './rate-limit.store.js';
@@ -23,9 +24,9 @@ type LimitCheck = [key: string, limit: RateLimit | undefined];
  * Answers 429 with Retry-After once a caller passes a route's limits: per address for login,
  * register and refresh (and for login per attempted username and address, plus a slower one per
  * username from all addresses, against guessing spread over many), per user and per address
- * for sending. Counts are shared through Redis when
- * REDIS_URL is set, so the limits hold for the installation, not per instance. If the store
- * fails, requests are let through: a rate limiter must not take the service down with it.
+ * for sending. Counts are shared through Redis when REDIS_URL (or REDIS_CLUSTER_NODES) is set,
+ * so the limits hold for the installation, not per instance. If the store fails, requests are
+ * let through: a rate limiter must not take the service down with it.
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
@@ -41,8 +42,8 @@ export class RateLimitGuard implements CanActivate, OnApplicationShutdown {
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    this.store = config.redisUrl
-      ? new RedisRateLimitStore(config.redisUrl, config.redisChannelPrefix)
+    this.store = usesRedis(config)
+      ? new RedisRateLimitStore(config, config.redisChannelPrefix)
       : new MemoryRateLimitStore();
   }
 

@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import { REDIS_COMMAND_TIMEOUT_MS } from '../config/redis-timeout.js';
+import { createRedisClient, type RedisClient, type RedisSettings } from '../common/redis-clients.js';
 
 export interface WindowCount {
   count: number;
@@ -40,12 +39,15 @@ export class MemoryRateLimitStore implements RateLimitStore {
   }
 }
 
-/** Several instances: one shared count per key in Redis (INCR, expiry set on the first hit). */
+/**
+ * Several instances: one shared count per key in Redis (INCR, expiry set on the first hit). The
+ * transaction touches that one key, so it runs on a Redis Cluster too, on the key's own shard.
+ */
 export class RedisRateLimitStore implements RateLimitStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
-  constructor(url: string, private readonly prefix: string) {
-    this.redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS });
+  constructor(config: RedisSettings, private readonly prefix: string) {
+    this.redis = createRedisClient(config);
     this.redis.on('error', () => undefined);
   }
 

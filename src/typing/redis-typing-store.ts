@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { OutageLog } from '../common/outage-log.js';
+import { createRedisClient, type RedisClient } from '../common/redis-clients.js';
 import type { AppConfig } from '../config/app-config.js';
-import { REDIS_COMMAND_TIMEOUT_MS } from '../config/redis-timeout.js';
 import { PassOnLimiter } from './pass-on-limiter.js';
 import { TYPING_INTERVAL_MS, TypingStore, type Admission } from './typing-store.js';
 
@@ -25,15 +24,17 @@ return {0, version, redis.call('PTTL', KEYS[1])}`;
 const VERSION_TTL_MS = 24 * 3600 * 1000;
 
 /**
- * Several instances: `<prefix>:typing:<userId>:<conversationId>` holds the pass-on limit and
- * `<prefix>:members:<conversationId>` a random version of the conversation's membership, set
- * anew on each change. When Redis cannot be reached, typing degrades to this instance alone:
+ * Several instances: `<prefix>:typing:<userId>:{<conversationId>}` holds the pass-on limit and
+ * `<prefix>:members:{<conversationId>}` a random version of the conversation's membership, set
+ * anew on each change. The conversation is their hash tag: on a Redis Cluster both keys of a
+ * signal lie in one slot, as the script that reads them together needs, and conversations
+ * spread over the shards. When Redis cannot be reached, typing degrades to this instance alone:
  * the limit is kept in memory and member lists are read from the database; versions that could
  * not be set are set once Redis is back, and the cached lists are dropped then.
  */
 export class RedisTypingStore extends TypingStore implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisTypingStore.name);
-  private readonly redis: Redis & { admitTyping(limitKey: string, versionKey: string, intervalMs: number): Promise<[number, string, number]> };
+  private readonly redis: RedisClient & { admitTyping(limitKey: string, versionKey: string, intervalMs: number): Promise<[number, string, number]> };
   private readonly limiter = new PassOnLimiter(TYPING_INTERVAL_MS);
   /** Conversations whose version could not be moved while Redis was down. */
   private readonly unsentChanges = new Set<string>();
@@ -49,11 +50,7 @@ export class RedisTypingStore extends TypingStore implements OnApplicationShutdo
     private readonly prefix = config.redisChannelPrefix,
   ) {
     super();
-    this.redis = new Redis(config.redisUrl!, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
-    }) as RedisTypingStore['redis'];
+    this.redis = createRedisClient(config) as RedisTypingStore['redis'];
     this.redis.defineCommand('admitTyping', { numberOfKeys: 2, lua: ADMIT_SCRIPT });
     this.redis.on('error', (error) => this.failed(error));
     // A connection that drops may report no error; the next one's `ready` must still reset.
@@ -67,7 +64,7 @@ export class RedisTypingStore extends TypingStore implements OnApplicationShutdo
     if (!needVersion && this.limiter.blocked(key, now)) return { admitted: false, membershipVersion: null };
     try {
       const [admitted, version, remainingMs] = await this.redis.admitTyping(
-        `${this.prefix}:typing:${key}`,
+        `${this.prefix}:typing:${userId}:{${conversationId}}`,
         this.versionKey(conversationId),
         TYPING_INTERVAL_MS,
       );
@@ -93,7 +90,7 @@ export class RedisTypingStore extends TypingStore implements OnApplicationShutdo
   }
 
   private versionKey(conversationId: string): string {
-    return `${this.prefix}:members:${conversationId}`;
+    return `${this.prefix}:members:{${conversationId}}`;
   }
 
   private failed(error: Error): void {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { PresenceFrame, ServerFrame } from '../../src/notifications/frames.js';
+import { presenceKeyBase } from '../../src/presence/redis-presence-store.js';
 import type { TestApp } from '../support/app.js';
 import { newDirect, newGroup, newUser, type TestUser } from '../support/factories.js';
 import { startRedis, startService, type ServiceProcess } from '../support/processes.js';
@@ -229,8 +230,8 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     try {
       // How many instances hold a socket of the user, once the instances have told Redis.
       const holders = async (userId: string, expected: number) => {
-        for (let tries = 0; tries < 50 && Number(await redis.hget(`${prefix}:presence:online`, userId)) !== expected; tries++) await sleep(20);
-        return Number(await redis.hget(`${prefix}:presence:online`, userId));
+        for (let tries = 0; tries < 50 && Number(await redis.hget(`${presenceKeyBase(prefix)}:online`, userId)) !== expected; tries++) await sleep(20);
+        return Number(await redis.hget(`${presenceKeyBase(prefix)}:online`, userId));
       };
       const user = await newUser(asApp(one));
       const socket = await connect(one, user);
@@ -238,12 +239,12 @@ describe('two instances sharing PostgreSQL and Redis', () => {
       await connect(two, user);
       await connect(two, user);
       expect(await holders(user.id, 2)).toBe(2);
-      expect(await redis.zcard(`${prefix}:presence:instances`)).toBe(2);
+      expect(await redis.zcard(`${presenceKeyBase(prefix)}:instances`)).toBe(2);
       await disconnect(socket);
       for (const other of sockets.splice(0)) await disconnect(other);
       await sleep(GRACE_MS + 800);
-      expect(await redis.hget(`${prefix}:presence:online`, user.id)).toBeNull();
-      expect(await redis.zscore(`${prefix}:presence:grace`, user.id)).toBeNull();
+      expect(await redis.hget(`${presenceKeyBase(prefix)}:online`, user.id)).toBeNull();
+      expect(await redis.zscore(`${presenceKeyBase(prefix)}:grace`, user.id)).toBeNull();
       // Typing limits expire by themselves.
       expect(await redis.keys(`${prefix}:typing:*`)).toEqual([]);
     } finally {
