@@ -10,6 +10,7 @@ import {
 } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../common/caller/public.decorator.js';
+import { usesRedis } from '../common/redis-clients.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { Notifier } from '../notifications/notifier.js';
 
@@ -24,8 +25,9 @@ const INDICATORS_SCHEMA = {
 
 /**
  * Liveness (the process answers) and readiness (its dependencies answer), for load balancers
- * and orchestrators. Readiness answers 503 while PostgreSQL, or Redis where REDIS_URL is set,
- * does not answer; during a graceful shutdown every request, these included, gets 503.
+ * and orchestrators. Readiness answers 503 while PostgreSQL, or Redis where REDIS_URL is set (a
+ * Redis Cluster where REDIS_CLUSTER_NODES is: `cluster_state:ok` and every subscription in
+ * place), does not answer; during a graceful shutdown every request, these included, gets 503.
  */
 @ApiTags('operations')
 @Public()
@@ -41,11 +43,12 @@ export class HealthController {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.readinessChecks = [() => database.pingCheck('database', { timeout: CHECK_TIMEOUT_MS })];
-    if (config.redisUrl) {
+    if (usesRedis(config)) {
       // The notifier's own connections: what fan-out across instances depends on.
+      const down = config.redisClusterNodes ? 'Redis Cluster does not answer, or a shard is down' : 'Redis does not answer';
       this.readinessChecks.push(async () => {
         const redis = indicators.check('redis');
-        return (await notifier.isHealthy()) ? redis.up() : redis.down({ message: 'Redis does not answer' });
+        return (await notifier.isHealthy()) ? redis.up() : redis.down({ message: down });
       });
     }
   }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
+import { usesRedis } from '../common/redis-clients.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { UsersModule } from '../users/users.module.js';
 import { ClientFrames } from './client-frames.js';
@@ -16,11 +17,12 @@ import { RedisNotifier } from './redis-notifier.js';
     ConnectionRegistry,
     NotificationsGateway,
     {
-      // One instance fans out in-process; several share Redis (REDIS_URL).
+      // One instance fans out in-process; several share Redis (REDIS_URL) or a Redis Cluster
+      // (REDIS_CLUSTER_NODES).
       provide: Notifier,
       inject: [APP_CONFIG, ConnectionRegistry],
       useFactory: (config: AppConfig, connections: ConnectionRegistry) =>
-        config.redisUrl ? new RedisNotifier(config, connections) : new LocalNotifier(connections),
+        usesRedis(config) ? new RedisNotifier(config, connections) : new LocalNotifier(connections),
     },
   ],
   exports: [Notifier, ConnectionRegistry, ClientFrames],

@@ -1,42 +1,35 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
-import { OutageLog } from '../common/outage-log.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { REDIS_COMMAND_TIMEOUT_MS } from '../config/redis-timeout.js';
 import { ConnectionRegistry, newMessageOf } from './connection-registry.js';
 import type { ServerFrame } from './frames.js';
 import { Notifier } from './notifier.js';
+import { createPubSub, type PubSubTransport } from './redis-pubsub.js';
 
 /**
  * Fan-out across instances through Redis pub/sub, one channel per user (`<prefix>:u:<id>`).
  * An instance subscribes only to the users it holds sockets for, so it receives only the
  * frames it will deliver, not every event of the installation. Publishing to N users costs N
- * pipelined PUBLISHes; a user held nowhere costs Redis one lookup.
+ * pipelined PUBLISHes; a user held nowhere costs Redis one lookup. On a Redis Cluster
+ * (REDIS_CLUSTER_NODES) the same channels are sharded (SPUBLISH/SSUBSCRIBE), each on the shard
+ * that holds its slot: the transport (redis-pubsub.ts, sharded-pubsub.ts) is all that differs.
  *
  * Payloads are `<origin instance id>|<new message id>|<frame JSON>` (or `…||close:<code>:<reason>`,
  * or `…||close-session:<session id>:<code>:<reason>`), so a receiver routes a frame without
  * parsing it; the message id, given for a `message.created` frame only, lets it hand each user
- * a new message once (ConnectionRegistry.deliverSerialized). The publishing instance delivers to its own
- * sockets directly and skips its own echo, so users on the same instance are still notified
- * while Redis is down. When the subscription comes back after an outage, every local socket
- * gets `{"type":"resync"}`: it may have missed frames, and catches up by seq.
+ * a new message once (ConnectionRegistry.deliverSerialized). The publishing instance delivers
+ * to its own sockets directly and skips its own echo, so users on the same instance are still notified
+ * while Redis is down. When the subscriptions come back after an outage (on a cluster, after
+ * losing any shard), every local socket gets `{"type":"resync"}`: it may have missed frames,
+ * and catches up by seq.
  */
 @Injectable()
 export class RedisNotifier extends Notifier implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisNotifier.name);
   private readonly instanceId = randomUUID();
-  private readonly publisher: Redis;
-  private readonly subscriber: Redis;
+  private readonly transport: PubSubTransport;
   private readonly watched = new Map<string, Promise<void>>();
   private readonly prefix: string;
-  private subscriptionLost = false;
-  /** Every send fails to publish while Redis is down: one line per outage, not one a send. */
-  private readonly publishOutage = new OutageLog(this.logger, {
-    down: 'Redis publish failing: frames for users on other instances are dropped until it is back',
-    stillDown: 'Redis publish still failing',
-    back: 'Redis publish working again',
-  });
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -44,37 +37,10 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
   ) {
     super();
     this.prefix = `${config.redisChannelPrefix}:u:`;
-    // No offline queue for publishing: while Redis is down a publish fails at once instead of
-    // piling up in memory; clients recover what they missed through seq.
-    this.publisher = new Redis(config.redisUrl!, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      lazyConnect: false,
-      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    this.transport = createPubSub(config, this.logger, {
+      message: (channel, payload) => this.receive(channel, payload),
+      restored: () => this.restored(),
     });
-    this.subscriber = new Redis(config.redisUrl!, { maxRetriesPerRequest: null });
-    // ioredis reports every failed reconnect attempt, several a second: said once per outage.
-    for (const [name, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
-      const outage = new OutageLog(this.logger, {
-        down: `Redis ${name} connection lost, reconnecting`,
-        stillDown: `Redis ${name} still not connected`,
-        back: `Redis ${name} connected again`,
-      });
-      client.on('error', (error) => outage.failed(error.message));
-      client.on('ready', () => outage.succeeded());
-    }
-    this.subscriber.on('close', () => {
-      if (this.watched.size > 0) this.subscriptionLost = true;
-    });
-    // ioredis re-subscribes every channel by itself on reconnect.
-    this.subscriber.on('ready', () => {
-      if (!this.subscriptionLost) return;
-      this.subscriptionLost = false;
-      this.logger.log('Redis subscription restored; asking local clients to resync');
-      this.connections.broadcast({ type: 'resync' });
-      this.onRestored?.();
-    });
-    this.subscriber.on('message', (channel: string, payload: string) => this.receive(channel, payload));
   }
 
   publish(userIds: readonly string[], frame: ServerFrame): void {
@@ -100,8 +66,8 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
   override watch(userId: string): Promise<void> {
     let subscribed = this.watched.get(userId);
     if (!subscribed) {
-      subscribed = this.subscriber.subscribe(this.prefix + userId).then(() => undefined);
-      // A failed subscribe is retried by ioredis on reconnect; keep the entry so it is undone later.
+      subscribed = this.transport.subscribe(this.prefix + userId);
+      // A failed subscribe is retried by the transport; keep the entry so it is undone later.
       subscribed.catch(() => undefined);
       this.watched.set(userId, subscribed);
     }
@@ -110,36 +76,27 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
 
   override unwatch(userId: string): void {
     if (!this.watched.delete(userId)) return;
-    this.subscriber.unsubscribe(this.prefix + userId).catch(() => undefined);
+    this.transport.unsubscribe(this.prefix + userId);
   }
 
-  override async isHealthy(): Promise<boolean> {
-    if (this.publisher.status !== 'ready' || this.subscriber.status !== 'ready') return false;
-    try {
-      return (await this.publisher.ping()) === 'PONG';
-    } catch {
-      return false;
-    }
+  override isHealthy(): Promise<boolean> {
+    return this.transport.isHealthy();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.publisher.disconnect();
-    this.subscriber.disconnect();
+    this.transport.close();
   }
 
   private send(userIds: readonly string[], payload: string): void {
     if (userIds.length === 0) return;
-    const pipeline = this.publisher.pipeline();
-    for (const userId of userIds) pipeline.publish(this.prefix + userId, payload);
-    // A pipeline that cannot be sent resolves with each command's error rather than rejecting.
-    pipeline.exec().then(
-      (results) => {
-        const error = results?.find(([failure]) => failure)?.[0];
-        if (error) this.publishOutage.failed(error.message);
-        else this.publishOutage.succeeded();
-      },
-      (error: Error) => this.publishOutage.failed(error.message),
-    );
+    this.transport.publish(userIds.map((userId) => this.prefix + userId), payload);
+  }
+
+  /** Subscriptions were lost and are back: frames published meanwhile may never have arrived. */
+  private restored(): void {
+    this.logger.log('Redis subscription restored; asking local clients to resync');
+    this.connections.broadcast({ type: 'resync' });
+    this.onRestored?.();
   }
 
   private receive(channel: string, payload: string): void {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { usesRedis } from '../common/redis-clients.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
 import { Notifier } from '../notifications/notifier.js';
@@ -16,11 +17,12 @@ import { RedisPresenceStore } from './redis-presence-store.js';
     PresenceRepository,
     PresenceService,
     {
-      // One instance counts sockets in process; several count them together in Redis (REDIS_URL).
+      // One instance counts sockets in process; several count them together in Redis
+      // (REDIS_URL or REDIS_CLUSTER_NODES).
       provide: PresenceStore,
       inject: [APP_CONFIG, Notifier],
       useFactory: (config: AppConfig, notifier: Notifier) =>
-        config.redisUrl
+        usesRedis(config)
           ? new RedisPresenceStore(config, () => notifier.isHealthy())
           : new LocalPresenceStore(config.presenceOfflineGraceMs),
     },

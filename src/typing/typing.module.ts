@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { usesRedis } from '../common/redis-clients.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { ConversationsModule } from '../conversations/conversations.module.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
@@ -13,10 +14,11 @@ import { LocalTypingStore, TypingStore } from './typing-store.js';
   providers: [
     TypingService,
     {
-      // One instance keeps the limits in memory; several share them in Redis (REDIS_URL).
+      // One instance keeps the limits in memory; several share them in Redis
+      // (REDIS_URL or REDIS_CLUSTER_NODES).
       provide: TypingStore,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => (config.redisUrl ? new RedisTypingStore(config) : new LocalTypingStore()),
+      useFactory: (config: AppConfig) => (usesRedis(config) ? new RedisTypingStore(config) : new LocalTypingStore()),
     },
   ],
 })

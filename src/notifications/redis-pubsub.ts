@@ -1,0 +1,117 @@
+import type { Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { OutageLog } from '../common/outage-log.js';
+import { createRedisClient, createRedisSubscriber, execAll, type RedisClient, type RedisSettings } from '../common/redis-clients.js';
+import { ShardedPubSub } from './sharded-pubsub.js';
+
+/** What a transport tells the RedisNotifier. */
+export interface PubSubEvents {
+  /** A payload arrived on a channel this instance subscribes to. */
+  message(channel: string, payload: string): void;
+  /**
+   * Every subscription works again after some were lost: payloads published meanwhile may
+   * never have arrived.
+   */
+  restored(): void;
+}
+
+/**
+ * How the RedisNotifier's payloads travel between instances: classic pub/sub on one Redis
+ * (`ChannelPubSub`), or sharded pub/sub on a Redis Cluster (`ShardedPubSub`). The notifier
+ * decides what is sent and to whom; a transport only carries it.
+ */
+export interface PubSubTransport {
+  /**
+   * Publishes `payload` on every channel, pipelined, without waiting: while Redis cannot take
+   * it, it is dropped (the log says so once per outage).
+   */
+  publish(channels: readonly string[], payload: string): void;
+  /** Resolves once payloads published on `channel` reach this instance. */
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): void;
+  /** Whether publishing and every subscription work now. */
+  isHealthy(): Promise<boolean>;
+  close(): void;
+}
+
+/** The transport of the configuration: REDIS_CLUSTER_NODES or REDIS_URL. */
+export function createPubSub(config: RedisSettings, logger: Pick<Logger, 'warn' | 'log'>, events: PubSubEvents): PubSubTransport {
+  return config.redisClusterNodes ? new ShardedPubSub(config, logger, events) : new ChannelPubSub(config, logger, events);
+}
+
+/**
+ * One Redis: a publisher connection and a subscriber connection. ioredis reconnects the
+ * subscriber by itself and subscribes again to every channel; a subscriber that lost its
+ * connection while it had channels reports `restored` when it is ready again.
+ */
+export class ChannelPubSub implements PubSubTransport {
+  private readonly publisher: RedisClient;
+  private readonly subscriber: Redis;
+  private subscriptions = 0;
+  private lost = false;
+  /** Every send fails to publish while Redis is down: one line per outage, not one a send. */
+  private readonly publishOutage: OutageLog;
+
+  constructor(config: RedisSettings, logger: Pick<Logger, 'warn' | 'log'>, events: PubSubEvents) {
+    this.publishOutage = new OutageLog(logger, {
+      down: 'Redis publish failing: frames for users on other instances are dropped until it is back',
+      stillDown: 'Redis publish still failing',
+      back: 'Redis publish working again',
+    });
+    this.publisher = createRedisClient(config);
+    this.subscriber = createRedisSubscriber(config.redisUrl!);
+    // ioredis reports every failed reconnect attempt, several a second: said once per outage.
+    for (const [name, client] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
+      const outage = new OutageLog(logger, {
+        down: `Redis ${name} connection lost, reconnecting`,
+        stillDown: `Redis ${name} still not connected`,
+        back: `Redis ${name} connected again`,
+      });
+      client.on('error', (error: Error) => outage.failed(error.message));
+      client.on('ready', () => outage.succeeded());
+    }
+    this.subscriber.on('close', () => {
+      if (this.subscriptions > 0) this.lost = true;
+    });
+    // ioredis re-subscribes every channel by itself on reconnect.
+    this.subscriber.on('ready', () => {
+      if (!this.lost) return;
+      this.lost = false;
+      events.restored();
+    });
+    this.subscriber.on('message', (channel: string, payload: string) => events.message(channel, payload));
+  }
+
+  publish(channels: readonly string[], payload: string): void {
+    const pipeline = this.publisher.pipeline();
+    for (const channel of channels) pipeline.publish(channel, payload);
+    execAll(pipeline).then(
+      () => this.publishOutage.succeeded(),
+      (error: Error) => this.publishOutage.failed(error.message),
+    );
+  }
+
+  subscribe(channel: string): Promise<void> {
+    this.subscriptions++;
+    return this.subscriber.subscribe(channel).then(() => undefined);
+  }
+
+  unsubscribe(channel: string): void {
+    this.subscriptions--;
+    this.subscriber.unsubscribe(channel).catch(() => undefined);
+  }
+
+  async isHealthy(): Promise<boolean> {
+    if (this.publisher.status !== 'ready' || this.subscriber.status !== 'ready') return false;
+    try {
+      return (await this.publisher.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    this.publisher.disconnect();
+    this.subscriber.disconnect();
+  }
+}
