@@ -185,6 +185,37 @@ describe.runIf(runClusterTests)('two instances on a Redis Cluster', () => {
     }
   });
 
+  it('follows a channel whose slot is migrated to another master, and asks its clients to resync', async () => {
+    const [alice, bob] = [await newUser(asApp(one)), await newUser(asApp(two))];
+    const conversationId = await newDirect(asApp(one), alice, bob);
+    const bobOnTwo = await connect(two, bob);
+    const before = await send(asApp(one), alice, conversationId, 'before the slot moves');
+    await bobOnTwo.next(forMessage(before.id, 'message.created'));
+
+    // Resharding, one slot: Bob's channel's, from its master to another.
+    const channel = `${prefix}:u:${bob.id}`;
+    const slot = keySlot(channel);
+    const { masterOf, masters } = await topology();
+    const from = masterOf(slot);
+    const to = masters.find((master) => master !== from)!;
+    const idOf = (node: string) => onNode(node, (redis) => redis.cluster('MYID'));
+    const [fromId, toId] = [await idOf(from), await idOf(to)];
+    await onNode(to, (redis) => redis.cluster('SETSLOT', slot, 'IMPORTING', fromId));
+    await onNode(from, (redis) => redis.cluster('SETSLOT', slot, 'MIGRATING', toId));
+    const keys = await onNode(from, (redis) => redis.cluster('GETKEYSINSLOT', slot, 1000));
+    if (keys.length > 0) {
+      const [host, port] = to.split(':');
+      await onNode(from, (redis) => redis.migrate(host, port, '', 0, 5000, 'KEYS', ...keys));
+    }
+    for (const master of masters) await onNode(master, (redis) => redis.cluster('SETSLOT', slot, 'NODE', toId));
+
+    await bobOnTwo.next((frame) => frame.type === 'resync', 15_000);
+    expect(await onNode(to, (redis) => redis.call('PUBSUB', 'SHARDCHANNELS', channel))).toEqual([channel]);
+    const after = await send(asApp(one), alice, conversationId, 'after the slot moved');
+    await bobOnTwo.next(forMessage(after.id, 'message.created'));
+    expect(await bobOnTwo.collect(forMessage(after.id), 300)).toEqual([]);
+  });
+
   it('survives losing a master: its replica takes over, the instances resubscribe and ask their clients to resync, and nothing is lost', async () => {
     await restoreCluster();
     const [alice, bob] = [await newUser(asApp(one)), await newUser(asApp(two))];
