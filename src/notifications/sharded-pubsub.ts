@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import { OutageLog } from '../common/outage-log.js';
-import { createRedisClient, createShardSubscriber, execAll, type RedisSettings } from '../common/redis-clients.js';
+import { createRedisClient, createShardSubscriber, type RedisSettings } from '../common/redis-clients.js';
 import { CLUSTER_SLOTS, keySlot } from '../common/redis-key-slot.js';
 import type { PubSubEvents, PubSubTransport } from './redis-pubsub.js';
 
@@ -13,6 +13,9 @@ import type { PubSubEvents, PubSubTransport } from './redis-pubsub.js';
  */
 const REPAIR_FIRST_MS = 100;
 const REPAIR_MAX_MS = 500;
+
+/** A node's answer that the slot is another's: the command was not run there. */
+const REDIRECTION = /^(MOVED|ASK) /;
 
 /** One subscriber connection to one master, and the channels subscribed on it. */
 class Shard {
@@ -119,14 +122,12 @@ export class ShardedPubSub implements PubSubTransport {
       else groups.set(group, [channel]);
     }
     for (const [group, members] of groups) {
-      const pipeline = this.cluster.pipeline();
-      for (const channel of members) pipeline.spublish(channel, payload);
       const outage = this.outageOf(this.publishOutages, group.split(';')[0] || 'the cluster', (node) => ({
         down: `Redis publish failing for the channels of ${node}: frames for their users on other instances are dropped until it is back`,
         stillDown: `Redis publish still failing for the channels of ${node}`,
         back: `Redis publish working again for the channels of ${node}`,
       }));
-      execAll(pipeline).then(
+      this.publishTo(members, payload).then(
         () => outage.succeeded(),
         (error: Error) => outage.failed(error.message),
       );
@@ -167,6 +168,31 @@ export class ShardedPubSub implements PubSubTransport {
     for (const shard of this.shards.values()) shard.end('closing');
     this.shards.clear();
     this.cluster.disconnect();
+  }
+
+  /**
+   * One pipeline to the master of `channels`. ioredis follows a redirection for a whole
+   * pipeline only when every command got the same one and none succeeded: after a slot moved
+   * from a master that still holds others, the commands for its channels get MOVED and
+   * nothing sends them on, until the slots are read again (every 5 s). Those are sent again
+   * one by one, as commands of their own follow MOVED and ASK and read the slots anew. Other
+   * failures are not: a command that timed out may have been published.
+   */
+  private async publishTo(channels: string[], payload: string): Promise<void> {
+    const pipeline = this.cluster.pipeline();
+    for (const channel of channels) pipeline.spublish(channel, payload);
+    const results = await pipeline.exec();
+    if (!results) throw new Error('publish pipeline discarded');
+    const redirected: string[] = [];
+    let failure: Error | undefined;
+    results.forEach(([error], i) => {
+      if (!error) return;
+      if (REDIRECTION.test(error.message)) redirected.push(channels[i]);
+      else failure ??= error;
+    });
+    const resent = await Promise.allSettled(redirected.map((channel) => this.cluster.spublish(channel, payload)));
+    for (const result of resent) if (result.status === 'rejected') failure ??= result.reason as Error;
+    if (failure) throw failure;
   }
 
   /** Subscribes to `channel` on the master that holds its slot; resolves once it confirms. */

@@ -186,17 +186,23 @@ describe.runIf(runClusterTests)('two instances on a Redis Cluster', () => {
   });
 
   it('follows a channel whose slot is migrated to another master, and asks its clients to resync', async () => {
-    const [alice, bob] = [await newUser(asApp(one)), await newUser(asApp(two))];
+    const bob = await newUser(asApp(two));
+    const channel = `${prefix}:u:${bob.id}`;
+    const slot = keySlot(channel);
+    const { masterOf, masters } = await topology();
+    const from = masterOf(slot);
+    // A sender whose own channel stays on that master: instance one's sends to both go in one
+    // pipeline, half of which will be redirected.
+    let alice = await newUser(asApp(one));
+    for (let tries = 0; tries < 40 && masterOf(keySlot(`${prefix}:u:${alice.id}`)) !== from; tries++) alice = await newUser(asApp(one));
+    expect(masterOf(keySlot(`${prefix}:u:${alice.id}`))).toBe(from);
+    expect(keySlot(`${prefix}:u:${alice.id}`)).not.toBe(slot);
     const conversationId = await newDirect(asApp(one), alice, bob);
     const bobOnTwo = await connect(two, bob);
     const before = await send(asApp(one), alice, conversationId, 'before the slot moves');
     await bobOnTwo.next(forMessage(before.id, 'message.created'));
 
     // Resharding, one slot: Bob's channel's, from its master to another.
-    const channel = `${prefix}:u:${bob.id}`;
-    const slot = keySlot(channel);
-    const { masterOf, masters } = await topology();
-    const from = masterOf(slot);
     const to = masters.find((master) => master !== from)!;
     const idOf = (node: string) => onNode(node, (redis) => redis.cluster('MYID'));
     const [fromId, toId] = [await idOf(from), await idOf(to)];
