@@ -31,12 +31,12 @@ describe('the conversation list of a member of many conversations', () => {
     const ids: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = await app
+      const page: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await app
         .http()
         .get(`/api/v1/conversations?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
         .set(user.auth);
       expect(page.status).toBe(200);
-      ids.push(...page.body.items.map((item: { id: string }) => item.id));
+      ids.push(...page.body.items.map((item) => item.id));
       cursor = page.body.nextCursor;
     } while (cursor);
     return ids;

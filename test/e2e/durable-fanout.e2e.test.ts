@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from
 import { FanoutRelay } from '../../src/messages/fanout-relay.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newGroup, newUser, send } from '../support/factories.js';
+import { ownDatabase } from '../support/own-database.js';
 import { startService, type ServiceProcess } from '../support/processes.js';
 import { forMessage, TestSocket } from '../support/ws-client.js';
 
@@ -12,7 +13,21 @@ import { forMessage, TestSocket } from '../support/ws-client.js';
  * frame (here killed with SIGKILL at that very point, PARLEY_TEST_CRASH_AT) leaves an outbox row,
  * which the other instance relays; the members connected there get the frame within the bound
  * of docs/architecture.md (5 s), once, and nothing again when the dead instance comes back.
+ *
+ * On a database of its own: every instance relays any row left in its database, and the apps of
+ * other suites, on other Redis prefixes, would take this suite's rows and publish them where
+ * its sockets are not (one installation, one database, is the deployment this models).
  */
+let database: Awaited<ReturnType<typeof ownDatabase>>;
+
+beforeAll(async () => {
+  database = await ownDatabase('fanout');
+});
+
+afterAll(async () => {
+  await database?.drop();
+});
+
 const JWT_SECRET = 'durable-fanout-secret-long-enough-000000';
 const BOUND_MS = 5_000;
 
@@ -31,7 +46,7 @@ describe('a send whose instance dies between commit and publish', () => {
 
   beforeAll(async () => {
     env = {
-      DATABASE_URL: inject('databaseUrl'),
+      DATABASE_URL: database?.url ?? inject('databaseUrl'),
       REDIS_URL: process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379',
       REDIS_CHANNEL_PREFIX: `t${randomBytes(4).toString('hex')}`,
       JWT_SECRET,
@@ -100,7 +115,7 @@ describe('the outbox relay on one instance', () => {
   let app: TestApp;
 
   beforeAll(async () => {
-    app = await startApp();
+    app = await startApp(database ? { DATABASE_URL: database.url } : {});
   });
 
   afterEach(() => {
