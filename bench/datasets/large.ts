@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { random } from '../random.js';
 
 /**
  * A large installation, loaded with COPY into a freshly migrated, EMPTY database (issue 32's
@@ -41,18 +42,6 @@ const HEAVY_GROUPS = 1000;
 const COMMON_WORDS =
   'the and to you i a it is that of in for on me we my have be do not with this are was just so but at what can your all if no get up go out know about like how see one there they will time'.split(' ');
 const VOCABULARY = 20_000;
-
-/** A small fast generator, so that the same scale gives the same data. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const words = Array.from({ length: VOCABULARY }, (_, rank) =>
   rank < COMMON_WORDS.length ? COMMON_WORDS[rank] : `w${((rank * 2654435761) >>> 0).toString(16).padStart(8, '0').slice(0, 6)}`,

@@ -7,6 +7,7 @@ import { scrapeMetrics, type BenchUser, type MetricsSample, type ServerInstance 
 import type { BenchContext } from './common.js';
 import type { Pair } from './pairs.js';
 import { throughput, type ThroughputResult } from './throughput.js';
+import { random } from '../random.js';
 
 /**
  * Issue 30's live-signals load: connected users in conversations of 2–50, a tenth of them
@@ -73,18 +74,6 @@ export interface LiveSignalsResult {
   cpu?: CpuUse;
   /** Where the CPU went in each measured window: what the sender and the load each take alone, and together. */
   windowCpu?: { senderAlone?: CpuUse; loadAlone?: CpuUse; both?: CpuUse };
-}
-
-/** A deterministic PRNG (mulberry32), so that every run makes the same conversations. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** What the harness's sockets saw, and what they should have. */

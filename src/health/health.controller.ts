@@ -10,7 +10,7 @@ import {
 } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../common/caller/public.decorator.js';
-import { usesRedis } from '../common/redis-clients.js';
+import { usesRedis } from '../redis/redis-clients.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { Notifier } from '../notifications/notifier.js';
 

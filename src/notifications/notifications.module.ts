@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
-import { usesRedis } from '../common/redis-clients.js';
+import { usesRedis } from '../redis/redis-clients.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { UsersModule } from '../users/users.module.js';
 import { ClientFrames } from './client-frames.js';

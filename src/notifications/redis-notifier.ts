@@ -4,7 +4,10 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { ConnectionRegistry, newMessageOf } from './connection-registry.js';
 import type { ServerFrame } from './frames.js';
 import { Notifier } from './notifier.js';
-import { createPubSub, type PubSubTransport } from './redis-pubsub.js';
+import type { RedisSettings } from '../redis/redis-clients.js';
+import { ChannelPubSub } from './channel-pubsub.js';
+import type { PubSubEvents, PubSubTransport } from './pubsub-transport.js';
+import { ShardedPubSub } from './sharded-pubsub.js';
 
 /**
  * Fan-out across instances through Redis pub/sub, one channel per user (`<prefix>:u:<id>`).
@@ -12,7 +15,7 @@ import { createPubSub, type PubSubTransport } from './redis-pubsub.js';
  * frames it will deliver, not every event of the installation. Publishing to N users costs N
  * pipelined PUBLISHes; a user held nowhere costs Redis one lookup. On a Redis Cluster
  * (REDIS_CLUSTER_NODES) the same channels are sharded (SPUBLISH/SSUBSCRIBE), each on the shard
- * that holds its slot: the transport (redis-pubsub.ts, sharded-pubsub.ts) is all that differs.
+ * that holds its slot: the transport (channel-pubsub.ts, sharded-pubsub.ts) is all that differs.
  *
  * Payloads are `<origin instance id>|<new message id>|<frame JSON>` (or `…||close:<code>:<reason>`,
  * or `…||close-session:<session id>:<code>:<reason>`), so a receiver routes a frame without
@@ -121,4 +124,9 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
       this.connections.disconnect(userId, Number(code), reason.join(':'));
     }
   }
+}
+
+/** The transport of the configuration: REDIS_CLUSTER_NODES or REDIS_URL. */
+function createPubSub(config: RedisSettings, logger: Pick<Logger, 'warn' | 'log'>, events: PubSubEvents): PubSubTransport {
+  return config.redisClusterNodes ? new ShardedPubSub(config, logger, events) : new ChannelPubSub(config, logger, events);
 }

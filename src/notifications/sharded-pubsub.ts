@@ -1,9 +1,9 @@
 import type { Logger } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import { OutageLog } from '../common/outage-log.js';
-import { createRedisClient, createShardSubscriber, type RedisSettings } from '../common/redis-clients.js';
-import { CLUSTER_SLOTS, keySlot } from '../common/redis-key-slot.js';
-import type { PubSubEvents, PubSubTransport } from './redis-pubsub.js';
+import { createRedisClient, createShardSubscriber, type RedisSettings } from '../redis/redis-clients.js';
+import { CLUSTER_SLOTS, keySlot } from '../redis/redis-key-slot.js';
+import type { PubSubEvents, PubSubTransport } from './pubsub-transport.js';
 
 /**
  * After losing subscriptions, the first attempt to place them again waits this long; each

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { usesRedis } from '../common/redis-clients.js';
+import { usesRedis } from '../redis/redis-clients.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
 import { Notifier } from '../notifications/notifier.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { OutageLog } from '../common/outage-log.js';
-import { createRedisClient, type RedisClient } from '../common/redis-clients.js';
+import { createRedisClient, type RedisClient } from '../redis/redis-clients.js';
 import type { AppConfig } from '../config/app-config.js';
 import { PresenceStore, sweepInterval, type LivePresence } from './presence-store.js';
 

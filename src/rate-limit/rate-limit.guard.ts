@@ -12,7 +12,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthUser } from '../common/caller/caller.js';
 import { OutageLog } from '../common/outage-log.js';
-import { usesRedis } from '../common/redis-clients.js';
+import { usesRedis } from '../redis/redis-clients.js';
 import { APP_CONFIG, type AppConfig, type RateLimit } from '../config/app-config.js';
 import { RATE_LIMIT_POLICY, type RateLimitPolicy } from './rate-limit.decorator.js';
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore, type WindowCount } from './rate-limit.store.js';

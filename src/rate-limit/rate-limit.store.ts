@@ -1,4 +1,4 @@
-import { createRedisClient, type RedisClient, type RedisSettings } from '../common/redis-clients.js';
+import { createRedisClient, type RedisClient, type RedisSettings } from '../redis/redis-clients.js';
 
 export interface WindowCount {
   count: number;

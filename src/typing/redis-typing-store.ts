@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { OutageLog } from '../common/outage-log.js';
-import { createRedisClient, type RedisClient } from '../common/redis-clients.js';
+import { createRedisClient, type RedisClient } from '../redis/redis-clients.js';
 import type { AppConfig } from '../config/app-config.js';
 import { PassOnLimiter } from './pass-on-limiter.js';
 import { TYPING_INTERVAL_MS, TypingStore, type Admission } from './typing-store.js';

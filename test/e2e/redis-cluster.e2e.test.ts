@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { keySlot } from '../../src/common/redis-key-slot.js';
+import { keySlot } from '../../src/redis/redis-key-slot.js';
 import type { PresenceFrame, ServerFrame } from '../../src/notifications/frames.js';
 import { presenceKeyBase } from '../../src/presence/redis-presence-store.js';
 import { startApp, type TestApp } from '../support/app.js';

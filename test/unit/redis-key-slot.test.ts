@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keySlot } from '../../src/common/redis-key-slot.js';
+import { keySlot } from '../../src/redis/redis-key-slot.js';
 import { presenceKeyBase } from '../../src/presence/redis-presence-store.js';
 
 describe('keySlot', () => {
