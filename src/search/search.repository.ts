@@ -60,10 +60,14 @@ export class SearchRepository {
    *    its work grows with the matches in them, never with anyone else's messages. It is
    *    MATERIALIZED so that it cannot be read in id order: PostgreSQL would otherwise walk the
    *    primary key newest first testing every message of everyone (the trap the admin search
-   *    fell into), which reads the whole table for a word nobody wrote. A caller in more than
-   *    FEW_CONVERSATIONS conversations (`word_hits`) has the index read the words' matches
-   *    alone and keeps those of its conversations: the work then grows with the words'
-   *    matches, where the intersection would decode the postings of all its conversations.
+   *    fell into), which reads the whole table for a word nobody wrote.
+   *
+   * A caller in more than FEW_CONVERSATIONS conversations would pay a walk per conversation,
+   * and an index scan that decodes the postings of all of them. For it, the first way reads
+   * the installation's newest RECENT_ROWS messages instead (`newest`: every match of its newer
+   * than the oldest of them is then known, and a common word fills a page there), and the
+   * second has the index read the words' matches alone and keeps those of its conversations
+   * (`word_hits`): the work grows with the words' matches, not with its conversations.
    *
    * Only the page is then read whole and marked up by ts_headline.
    */
@@ -81,6 +85,8 @@ export class SearchRepository {
          SELECT websearch_to_tsquery('simple', $2) AS q
        ), mine AS MATERIALIZED (
          SELECT cm.conversation_id AS id FROM conversation_members cm WHERE cm.user_id = $1 ${inConversation}
+       ), few AS (
+         SELECT count(*) <= $6 AS yes FROM mine
        ), share AS (
          SELECT greatest(1, $5 / greatest(count(*), 1))::int AS rows FROM mine
        ), walked AS MATERIALIZED (
@@ -96,19 +102,26 @@ export class SearchRepository {
               WHERE r.hit OR r.n = share.rows
               LIMIT $3
            ) w
+          WHERE (SELECT yes FROM few)
        ), horizon AS (
          SELECT max(floor) AS id FROM (
            SELECT max(id) FILTER (WHERE last) AS floor FROM walked GROUP BY conversation_id
            HAVING count(*) FILTER (WHERE hit) < $3 AND bool_or(last)
          ) ran_out
+       ), newest AS MATERIALIZED (
+         -- Past FEW_CONVERSATIONS: the installation's newest $5 messages, the caller's matches among them.
+         SELECT m.id, m.conversation_id IN (SELECT id FROM mine) AND ${matches} AS hit
+           FROM (SELECT * FROM messages m WHERE NOT (SELECT yes FROM few) ${older} ORDER BY m.id DESC LIMIT $5) m, query
        ), early AS MATERIALIZED (
-         SELECT walked.id FROM walked, horizon
-          WHERE walked.hit AND (horizon.id IS NULL OR walked.id >= horizon.id)
-          ORDER BY walked.id DESC LIMIT $3
+         SELECT id FROM (
+           SELECT walked.id FROM walked, horizon WHERE walked.hit AND (horizon.id IS NULL OR walked.id >= horizon.id)
+           UNION ALL
+           SELECT newest.id FROM newest WHERE newest.hit
+         ) known ORDER BY id DESC LIMIT $3
        ), settled AS (
-         SELECT (SELECT count(*) FROM early) = $3 OR (SELECT id FROM horizon) IS NULL AS yes
-       ), few AS (
-         SELECT count(*) <= $6 AS yes FROM mine
+         SELECT (SELECT count(*) FROM early) = $3
+             OR CASE WHEN (SELECT yes FROM few) THEN (SELECT id FROM horizon) IS NULL
+                     ELSE (SELECT count(*) FROM newest) < $5 END AS yes
        ), indexed AS MATERIALIZED (
          SELECT m.id FROM messages m, query
           WHERE NOT (SELECT yes FROM settled) AND (SELECT yes FROM few)
