@@ -115,6 +115,12 @@ describe('what a search finds', () => {
   });
 });
 
+describe('the statements', () => {
+  it('run without JIT compilation, which cost a search on a large database 50–800 ms', async () => {
+    expect(await app.app.get(DataSource).query('SHOW jit')).toEqual([{ jit: 'off' }]);
+  });
+});
+
 describe('highlight', () => {
   it('is the whole body HTML-escaped, with the matching words in <mark>', async () => {
     const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
