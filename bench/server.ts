@@ -109,6 +109,8 @@ export interface ServerSettings {
   env?: Record<string, string>;
   /** The built checkout to run; SERVER_DIR by default. */
   serverDir?: string;
+  /** How long it may take to be ready (migrations on a large database take minutes); 60 s by default. */
+  readyWithinMs?: number;
 }
 
 /** The server's METRICS_TOKEN: /metrics answers only requests that carry it. */
@@ -158,7 +160,7 @@ export async function startServer(name: string, settings: ServerSettings, logDir
   closeSync(fd);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
   const http = new HttpClient('127.0.0.1', port, 256);
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + (settings.readyWithinMs ?? 60_000);
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`server ${name} exited with ${child.exitCode ?? child.signalCode} while starting; log tail:\n${tail(logFile)}`);
@@ -167,7 +169,7 @@ export async function startServer(name: string, settings: ServerSettings, logDir
     if (ready?.status === 200) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`server ${name} was not ready within 60 s; log tail:\n${tail(logFile)}`);
+      throw new Error(`server ${name} was not ready within ${(settings.readyWithinMs ?? 60_000) / 1000} s; log tail:\n${tail(logFile)}`);
     }
     await sleep(200);
   }
