@@ -591,6 +591,9 @@ describe('@parley/client and the server’s processes', () => {
       restarted = await startRedis(redis.port);
       await expect.poll(() => seen.bodies(conversationId), { timeout: 20_000 }).toEqual(['before', ...Array.from({ length: 5 }, (_, i) => `during ${i}`)]);
       expect(resyncs).toBeGreaterThan(syncedBefore);
+      // The sender's own connection to Redis may come back after the receiver's: until it has,
+      // its frames to other instances are dropped (docs/deployment.md), and nobody resyncs.
+      await expect.poll(async () => (await one.http().get('/health/ready')).status, { timeout: 20_000 }).toBe(200);
       await send(asApp(one), alice, conversationId, 'after');
       await expectCaughtUp(two, client, seen, bob, [conversationId]);
       // The socket stayed up: a resync, not a reconnect.
