@@ -67,6 +67,8 @@ interface Options {
   quick: boolean;
   instances: number;
   redis: boolean;
+  /** The instances share a Redis Cluster (REDIS_CLUSTER_NODES, sharded pub/sub) instead of one Redis. */
+  redisCluster?: string;
   /** The durable jobs (webhooks, push) run by a process of their own rather than by the servers. */
   jobsProcess?: boolean;
   /** Only these phases (`--only deliveries,search`); all when not given. */
@@ -86,12 +88,17 @@ function parseArgs(argv: string[]): Options {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
     else if (arg === '--redis') options.redis = true;
+    else if (arg === '--redis-cluster') {
+      options.redis = true;
+      // The tests' cluster (test/support/redis-cluster.sh) unless REDIS_CLUSTER_NODES names another.
+      options.redisCluster = process.env.REDIS_CLUSTER_NODES ?? '127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103';
+    }
     else if (arg === '--instances') options.instances = Number(argv[++i]);
     else if (arg.startsWith('--instances=')) options.instances = Number(arg.slice('--instances='.length));
     else if (arg === '--jobs-process') options.jobsProcess = true;
     else if (arg === '--only') options.only = parseOnly(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) options.only = parseOnly(arg.slice('--only='.length));
-    else throw new Error(`unknown argument ${arg} (use --quick, --instances N, --redis, --jobs-process, --only PHASE[,PHASE])`);
+    else throw new Error(`unknown argument ${arg} (use --quick, --instances N, --redis, --redis-cluster, --jobs-process, --only PHASE[,PHASE])`);
   }
   if (options.instances !== 1 && options.instances !== 2) throw new Error('--instances must be 1 or 2');
   if (options.instances === 2 && !options.redis) throw new Error('--instances 2 needs --redis (the instances share notifications through Redis)');
@@ -165,7 +172,7 @@ async function main(): Promise<number> {
   const resultsDir = path.join(ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   // A run of some phases only is no full set of figures: it writes partial.* (git-ignored).
-  const name = `${options.only ? 'partial' : options.quick ? 'quick' : 'latest'}${options.instances === 2 ? '-2x' : ''}${options.redis ? '-redis' : ''}`;
+  const name = `${options.only ? 'partial' : options.quick ? 'quick' : 'latest'}${options.instances === 2 ? '-2x' : ''}${options.redisCluster ? '-redis-cluster' : options.redis ? '-redis' : ''}`;
   const wants = (phase: PhaseName) => !options.only || options.only.has(phase);
 
   const cleanups: Array<() => Promise<void>> = [];
@@ -266,7 +273,7 @@ async function main(): Promise<number> {
       results.notes.push(note);
       log(`WARNING ${note}`);
     }
-    log(`mode ${results.mode}, ${options.instances} instance(s)${options.redis ? ' with Redis' : ''}, pool size ${poolSize}, server ${path.join(SERVER_DIR, 'dist/src/main.js')}`);
+    log(`mode ${results.mode}, ${options.instances} instance(s)${options.redisCluster ? ' with a Redis Cluster' : options.redis ? ' with Redis' : ''}, pool size ${poolSize}, server ${path.join(SERVER_DIR, 'dist/src/main.js')}`);
     const db = await createDatabase();
     cleanups.push(() => db.drop().then(() => log(`dropped database ${db.name}`)));
     log(`created database ${db.name}`);
@@ -279,7 +286,8 @@ async function main(): Promise<number> {
     const storageDir = path.join(ROOT, 'data', `bench-storage-${process.pid}`);
     mkdirSync(storageDir, { recursive: true });
     cleanups.push(async () => rmSync(storageDir, { recursive: true, force: true }));
-    const redisUrl = options.redis ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined;
+    const redisUrl = options.redis && !options.redisCluster ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined;
+    const cluster: Record<string, string> = options.redisCluster ? { REDIS_CLUSTER_NODES: options.redisCluster } : {};
     const start = async (instance: string, env: Record<string, string> = {}) => {
       const server = await startServer(
         instance,
@@ -290,7 +298,7 @@ async function main(): Promise<number> {
           redisUrl,
           // Its own channel prefix, so a shared Redis (tests, other runs) neither sees nor sends its traffic.
           // Webhooks go to the deliveries phase's receiver on 127.0.0.1.
-          env: { ...passed, STORAGE_DIR: storageDir, WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true', ...(redisUrl ? { REDIS_CHANNEL_PREFIX: `parley_bench_${process.pid}` } : {}), ...env },
+          env: { ...passed, STORAGE_DIR: storageDir, WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true', ...(options.redis ? { REDIS_CHANNEL_PREFIX: `parley_bench_${process.pid}` } : {}), ...cluster, ...env },
         },
         resultsDir,
       );
