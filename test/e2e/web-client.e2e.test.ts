@@ -121,7 +121,8 @@ describe.runIf(runBrowserTests)('web client', () => {
 
   async function openConversation(page: Page, conversationId: string): Promise<void> {
     await conversationItem(page, conversationId).click();
-    await expect.poll(() => openId(page)).toBe(conversationId);
+    // Longer than the poll's default second: on a loaded CI machine the page may take longer.
+    await expect.poll(() => openId(page), { timeout: 10_000 }).toBe(conversationId);
   }
 
   describe('serving', () => {
