@@ -545,6 +545,12 @@ describe('webhooks', () => {
     const bot = await newBot(app, alice);
     const hook = await receiver();
     await setWebhook(alice, bot, hook.url);
+    // A run of the bot's shard still going (woken by an earlier test's messages) would take
+    // any frame waiting: wait until none is.
+    const shardJob = `webhook-shard:${BigInt(bot.id) % 16n}`;
+    await expect
+      .poll(async () => (await db.query(`SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE key = $1`, [shardJob])).rows[0].n, { timeout: 15_000 })
+      .toBe(0);
     // A frame written without waking a job, as one whose job was lost, waiting for two minutes.
     await db.query(`INSERT INTO webhook_deliveries (bot_id, frame, created_at) VALUES ($1, '{"type": "test.forgotten"}', now() - interval '2 minutes')`, [bot.id]);
     await new Promise((resolve) => setTimeout(resolve, 1500));
