@@ -13,6 +13,7 @@ import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { AppValidationPipe } from './common/validation.js';
 import { setupOpenApi } from './docs/openapi.js';
 import { logRequests, requestIdFor } from './logging/logging.js';
+import { SendTrace } from './messages/send-trace.js';
 import { Metrics } from './metrics/metrics.service.js';
 import { ParleyWsAdapter } from './notifications/ws-adapter.js';
 import { serveWebClient } from './web/web-client.js';
@@ -64,6 +65,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   // The API speaks JSON only: any other body type is a 415, not a string to validate.
   fastify.removeContentTypeParser('text/plain');
   takeEmptyJsonAsNoBody(fastify);
+  app.get(SendTrace).attach(fastify);
   await acceptUploads(app);
   app.useWebSocketAdapter(new ParleyWsAdapter(app));
   app.useGlobalFilters(new HttpExceptionFilter(app.get(HttpAdapterHost)));

@@ -38,6 +38,13 @@ export interface AppConfig {
    * timeout, so that PostgreSQL's cancellation comes first when it can.
    */
   databaseAnswerTimeoutMs: number;
+  /**
+   * Send statements that may run at once, over disjoint conversations (sends into one
+   * conversation always wait for the statement before them).
+   */
+  sendBatchesInFlight: number;
+  /** Unset: no trace. A file to which every send's timeline is appended as a JSON line (SendTrace). */
+  sendTraceFile: string | undefined;
   redisUrl: string | undefined;
   /**
    * Instead of `redisUrl`: some nodes of a Redis Cluster (7 or newer), from which the client
@@ -559,6 +566,20 @@ export const CONFIG_VARIABLES = [
     default: 'statement timeout + `10000` (`0` if that is `0`)',
     description: 'longest a statement waits with nothing heard from PostgreSQL before its connection is closed and the request gets 503 (`0`: no limit)',
     parse: answerTimeout,
+  }),
+  variable({
+    name: 'SEND_BATCHES_IN_FLIGHT',
+    key: 'sendBatchesInFlight',
+    default: '`2`',
+    description: 'send statements running at once per instance, each over conversations the others do not touch; a second starts only once 32 sends wait (docs/performance.md)',
+    parse: integer(2, 1, 16),
+  }),
+  variable({
+    name: 'SEND_TRACE_FILE',
+    key: 'sendTraceFile',
+    default: 'unset: off',
+    description: "a file to append each send's timeline to, one JSON line per send (arrival, batch, statement, reply, frames); for measuring, not for production",
+    parse: (raw: string | undefined) => raw,
   }),
   variable({
     name: 'REDIS_URL',

@@ -12,6 +12,7 @@ import { EditMessageDto } from './dto/edit-message.dto.js';
 import { SendMessageDto } from './dto/send-message.dto.js';
 import { ThreadQuery } from './dto/thread.query.js';
 import { MessagesService } from './messages.service.js';
+import { SendTrace } from './send-trace.js';
 import { TakesNoBody } from '../common/takes-no-body.js';
 
 const MessageId = new ParseIdPipe('Message');
@@ -20,7 +21,10 @@ const MessageId = new ParseIdPipe('Message');
 @ApiAuthenticated()
 @Controller('api/v1/messages')
 export class MessagesController {
-  constructor(private readonly messages: MessagesService) {}
+  constructor(
+    private readonly messages: MessagesService,
+    private readonly trace: SendTrace,
+  ) {}
 
   /** 201 with the stored message; 200 with the original when `clientMessageId` repeats. */
   @Post()
@@ -42,7 +46,7 @@ export class MessagesController {
     @Body() dto: SendMessageDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const { message, created } = await this.messages.send(caller, dto);
+    const { message, created } = await this.messages.send(caller, dto, this.trace.of(reply.request));
     reply.status(created ? 201 : 200);
     return message;
   }

@@ -13,11 +13,12 @@ import { MessagesController } from './messages.controller.js';
 import { MessagesRepository } from './messages.repository.js';
 import { MessagesService } from './messages.service.js';
 import { PinsService } from './pins.service.js';
+import { SendTrace } from './send-trace.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Message]), AuthModule, AttachmentsModule, ConversationsModule, NotificationsModule],
   controllers: [MessagesController, ConversationMessagesController, ConversationPinsController],
-  providers: [MessagesRepository, MessagesService, PinsService, FanoutOutboxRepository, FanoutRelay],
-  exports: [MessagesService],
+  providers: [MessagesRepository, MessagesService, PinsService, FanoutOutboxRepository, FanoutRelay, SendTrace],
+  exports: [MessagesService, SendTrace],
 })
 export class MessagesModule {}

@@ -1,14 +1,17 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AttachmentsRepository, attachmentsOfMessage } from '../attachments/attachments.repository.js';
 import type { Caller } from '../common/caller/caller.js';
 import { Batcher, inInputOrder } from '../common/batcher.js';
 import { isStatementRefused } from '../common/pg-errors.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { mentionTokens } from './mentions.js';
 import type { MessageKind } from './message.entity.js';
 import type { MessageRow } from './message.view.js';
+import { sendBatching } from './send-batching.js';
+import type { SendTimeline } from './send-trace.js';
 
 /** Each column of `messages` a `MessageRow` holds, as `[SQL expression on alias m, field]`. */
 const COLUMNS: [expression: string, field: string][] = [
@@ -73,6 +76,8 @@ interface SendInput {
   body: string;
   clientMessageId?: string;
   replyToId?: string;
+  /** Where the send's timeline is kept while SEND_TRACE_FILE is set. */
+  timeline?: SendTimeline;
 }
 
 // The send_messages migrations explain the function: locks, checks, seqs, replies, mentions,
@@ -86,15 +91,6 @@ const SEND_BATCH = `SELECT item, id, conversation_id AS "conversationId", seq, c
 /** What a message just stored has before anyone reacts to it, answers it or pins it. */
 const untouched = () => ({ replyCount: 0, lastReplyAt: null, reactions: [] as [string, number][], pinnedAt: null, pinnedBy: null, reacted: [] as string[] });
 
-/**
- * Sends gathered into one statement while an earlier one runs. One at a time, for throughput
- * and latency (docs/performance.md): the database's share of the machine is then one busy
- * backend, leaving the rest to HTTP and the sockets. The cost: a batch that waits for a lock
- * (a conversation held by another transaction) holds back the sends behind it, for at most
- * the function's lock_timeout (the send-lock-timeout migration).
- */
-const SEND_BATCHES_IN_FLIGHT = 1;
-const SEND_BATCH_MAX = 128;
 
 // Each (message, caller) pair of the batch: the message if the caller is a member of its
 // conversation, active at its token's version, and its session has not ended. Each message is
@@ -125,15 +121,18 @@ const READ_BATCH_MAX = 128;
 export class MessagesRepository {
   private readonly sends: Batcher<SendInput, SentMessage | undefined>;
   private readonly reads: Batcher<{ caller: Caller; messageId: string }, MessageRow | undefined>;
+  /** Send statements started, and running: for the trace. */
+  private sendBatches = 0;
+  private sendBatchesRunning = 0;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly attachments: AttachmentsRepository,
     metrics: Metrics,
+    @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.sends = new Batcher((inputs) => this.insertBatch(inputs), {
-      maxInFlight: SEND_BATCHES_IN_FLIGHT,
-      maxBatch: SEND_BATCH_MAX,
+      ...sendBatching<SendInput>(config.sendBatchesInFlight),
       canRetryAlone: isStatementRefused,
       onBatch: (size) => metrics.sendBatchSize.observe(size),
     });
@@ -155,8 +154,16 @@ export class MessagesRepository {
    * ended (the caller check of CallerCheckedByQuery), has already sent this clientMessageId, or
    * answers a message that is not one of the conversation's (or accepts no replies).
    */
-  insert(conversationId: string, sender: Caller, body: string, clientMessageId?: string, replyToId?: string): Promise<SentMessage | undefined> {
-    return this.sends.submit({ conversationId, sender, body, clientMessageId, replyToId });
+  insert(
+    conversationId: string,
+    sender: Caller,
+    body: string,
+    clientMessageId?: string,
+    replyToId?: string,
+    timeline?: SendTimeline,
+  ): Promise<SentMessage | undefined> {
+    if (timeline) Object.assign(timeline, { conversationId, submitted: performance.now() });
+    return this.sends.submit({ conversationId, sender, body, clientMessageId, replyToId, timeline });
   }
 
   /**
@@ -184,6 +191,22 @@ export class MessagesRepository {
   }
 
   private async insertBatch(inputs: SendInput[], runner: DataSource | EntityManager = this.dataSource): Promise<(SentMessage | undefined)[]> {
+    const batch = ++this.sendBatches;
+    const running = ++this.sendBatchesRunning;
+    const cut = performance.now();
+    try {
+      const sent = await this.runSendBatch(inputs, runner);
+      const answered = performance.now();
+      for (const { timeline } of inputs) {
+        if (timeline) Object.assign(timeline, { batch, batchSize: inputs.length, batchesRunning: running, cut, answered });
+      }
+      return sent;
+    } finally {
+      this.sendBatchesRunning--;
+    }
+  }
+
+  private async runSendBatch(inputs: SendInput[], runner: DataSource | EntityManager): Promise<(SentMessage | undefined)[]> {
     const rows: (SentMessage & { item: string | null })[] = await runner.query(SEND_BATCH, [
       inputs.map((input) => input.conversationId),
       inputs.map((input) => input.sender.id),

@@ -22,6 +22,7 @@ import { toMessageView, type ChangesPage, type HistoryPage, type MessageRow, typ
 import { EmptyMessage, MessagesRepository, type ChangedMessage, type HistoryRange, type SentMessage } from './messages.repository.js';
 import type { EditMessageDto } from './dto/edit-message.dto.js';
 import type { SendMessageDto } from './dto/send-message.dto.js';
+import type { SendTimeline } from './send-trace.js';
 
 /** What a frame needs of a message: its ids, seq and change seq. */
 type Announced = Pick<ChangedMessage, 'id' | 'conversationId' | 'seq' | 'changeSeq'>;
@@ -51,7 +52,7 @@ export class MessagesService {
    * A retry is recognised by the unique index on (sender, clientMessageId) rather than looked
    * up first, so a first send, by far the common case, costs one statement.
    */
-  async send(sender: Caller, dto: SendMessageDto): Promise<{ message: MessageView; created: boolean }> {
+  async send(sender: Caller, dto: SendMessageDto, timeline?: SendTimeline): Promise<{ message: MessageView; created: boolean }> {
     let conversationId = dto.conversationId!;
     if (dto.recipientId) {
       // Checked before anything is created on the sender's behalf.
@@ -63,7 +64,7 @@ export class MessagesService {
       // With attachments, a transaction of its own; the batched path is the text alone.
       message = dto.attachmentIds?.length
         ? await this.messages.insertWithAttachments(conversationId, sender, dto.body, dto.clientMessageId, dto.replyToId, dto.attachmentIds)
-        : await this.messages.insert(conversationId, sender, dto.body, dto.clientMessageId, dto.replyToId);
+        : await this.messages.insert(conversationId, sender, dto.body, dto.clientMessageId, dto.replyToId, timeline);
     } catch (error) {
       if (isLockTimeout(error)) throw new ServiceUnavailableException('The conversation is busy; try again');
       if (error instanceof AttachmentsNotAvailable) throw new BadRequestException([ATTACHMENTS_NOT_AVAILABLE]);
@@ -83,6 +84,7 @@ export class MessagesService {
     this.metrics.messagesStored.inc();
     crashPoint('send-committed');
     this.announceNew(message, message.memberIds, message.threadRoot, committedAt);
+    if (timeline) timeline.framesOut = performance.now();
     return { message: toMessageView(message, this.links, sender.id), created: true };
   }
 
