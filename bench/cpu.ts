@@ -14,6 +14,20 @@ export interface CpuUse {
   harness: number;
   machine: number;
   cores: number;
+  /** How long the measurement ran. */
+  seconds: number;
+  /**
+   * Share of the phase in which some runnable task waited for a core (the kernel's CPU pressure,
+   * /proc/pressure/cpu "some"): how much of every latency was queueing for the CPU. Absent
+   * without PSI.
+   */
+  waitingForCpu?: number;
+  /**
+   * CPU time per message stored during the phase, in ms (server(s), PostgreSQL, whole machine):
+   * a figure that travels between machines better than messages per second. Absent when the
+   * phase stored none.
+   */
+  msPerMessage?: { messages: number; server: number; postgres: number; machine: number };
 }
 
 /** USER_HZ: clock ticks per second in /proc/<pid>/stat; 100 on every mainstream Linux build. */
@@ -43,6 +57,17 @@ function postgresTicks(): Map<number, number> {
   return ticks;
 }
 
+/** µs in which some task waited for a core, since boot; undefined without PSI. */
+function cpuPressureMicros(): number | undefined {
+  try {
+    const some = readFileSync('/proc/pressure/cpu', 'utf8').split('\n').find((line) => line.startsWith('some '));
+    const total = /total=(\d+)/.exec(some ?? '');
+    return total ? Number(total[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function machineTicks(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
   const values = line.trim().split(/\s+/).slice(1, 9).map(Number);
@@ -59,6 +84,7 @@ export function measureCpu(serverPids: number[]): () => CpuUse | undefined {
     const servers = serverPids.map((pid) => processTicks(pid)?.ticks ?? 0);
     const postgres = postgresTicks();
     const machine = machineTicks();
+    const pressure = cpuPressureMicros();
     return () => {
       try {
         const seconds = (performance.now() - start) / 1000;
@@ -68,6 +94,7 @@ export function measureCpu(serverPids: number[]): () => CpuUse | undefined {
         // Backends that ended during the phase are lost; ones that started count from zero.
         for (const [pid, ticks] of postgresTicks()) postgresUsed += ticks - (postgres.get(pid) ?? 0);
         const machineNow = machineTicks();
+        const pressureNow = cpuPressureMicros();
         const cores = os.cpus().length;
         const round = (value: number) => Number(value.toFixed(2));
         return {
@@ -76,6 +103,8 @@ export function measureCpu(serverPids: number[]): () => CpuUse | undefined {
           harness: round((harnessUsed.user + harnessUsed.system) / 1e6 / seconds),
           machine: round(((machineNow.busy - machine.busy) / Math.max(1, machineNow.total - machine.total)) * cores),
           cores,
+          seconds: round(seconds),
+          ...(pressure !== undefined && pressureNow !== undefined ? { waitingForCpu: round((pressureNow - pressure) / 1e6 / seconds) } : {}),
         };
       } catch {
         return undefined;
@@ -84,4 +113,11 @@ export function measureCpu(serverPids: number[]): () => CpuUse | undefined {
   } catch {
     return () => undefined;
   }
+}
+
+/** `cpu` with the CPU time per stored message, given how many messages the phase stored. */
+export function perMessage(cpu: CpuUse | undefined, messages: number): CpuUse | undefined {
+  if (!cpu || messages <= 0) return cpu;
+  const ms = (cores: number) => (cores * cpu.seconds * 1000) / messages;
+  return { ...cpu, msPerMessage: { messages, server: ms(cpu.server), postgres: ms(cpu.postgres), machine: ms(cpu.machine) } };
 }

@@ -10,14 +10,15 @@
  * a phase failed; missed targets are reported, not failed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { HttpClient, closeSockets, sleep } from './clients.js';
 import { CommitProbe, type CommitProbeResult } from './commit-probe.js';
-import { measureCpu, type CpuUse } from './cpu.js';
-import { rawBaseline } from './raw-baseline.js';
+import { measureCpu, perMessage, type CpuUse } from './cpu.js';
+import { rawBaseline, serverSendBatching } from './raw-baseline.js';
+import { describeTrace, readTrace, summarizeTrace } from './send-trace.js';
 import { buildRows, ratioToBaselines, renderTable, writeResults, type BenchResults } from './report.js';
 import { FULL_TIMING, QUICK_TIMING, type BenchContext } from './scenarios/common.js';
 import { connections } from './scenarios/connections.js';
@@ -73,6 +74,8 @@ interface Options {
   jobsProcess?: boolean;
   /** Only these phases (`--only deliveries,search`); all when not given. */
   only?: Set<PhaseName>;
+  /** Each throughput level's sends traced (SEND_TRACE_FILE) and summarised as a timeline. */
+  trace?: boolean;
 }
 
 function parseOnly(list: string): Set<PhaseName> {
@@ -96,9 +99,10 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--instances') options.instances = Number(argv[++i]);
     else if (arg.startsWith('--instances=')) options.instances = Number(arg.slice('--instances='.length));
     else if (arg === '--jobs-process') options.jobsProcess = true;
+    else if (arg === '--trace') options.trace = true;
     else if (arg === '--only') options.only = parseOnly(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) options.only = parseOnly(arg.slice('--only='.length));
-    else throw new Error(`unknown argument ${arg} (use --quick, --instances N, --redis, --redis-cluster, --jobs-process, --only PHASE[,PHASE])`);
+    else throw new Error(`unknown argument ${arg} (use --quick, --instances N, --redis, --redis-cluster, --jobs-process, --trace, --only PHASE[,PHASE])`);
   }
   if (options.instances !== 1 && options.instances !== 2) throw new Error('--instances must be 1 or 2');
   if (options.instances === 2 && !options.redis) throw new Error('--instances 2 needs --redis (the instances share notifications through Redis)');
@@ -145,7 +149,7 @@ function plan(quick: boolean) {
 }
 
 /** Server settings the caller may override from its environment (e.g. DATABASE_POOL_SIZE=20 npm run bench). */
-const PASS_THROUGH = /^(DATABASE_POOL_SIZE|LOG_LEVEL|LOG_FORMAT|WS_[A-Z_]+|ATTACHMENT_[A-Z_]+|ACCESS_TOKEN_TTL_SECONDS|PASSWORD_HASH_THREADS|PASSWORD_HASH_QUEUE|JOB_QUEUE_TASKS)$/;
+const PASS_THROUGH = /^(DATABASE_POOL_SIZE|LOG_LEVEL|LOG_FORMAT|WS_[A-Z_]+|ATTACHMENT_[A-Z_]+|ACCESS_TOKEN_TTL_SECONDS|PASSWORD_HASH_THREADS|PASSWORD_HASH_QUEUE|JOB_QUEUE_TASKS|SEND_BATCHES_IN_FLIGHT)$/;
 /** The login flood's server hashes at the default cost (SCRYPT_COST), not the other phases' cheap one. */
 const LOGIN_FLOOD_SCRYPT_COST = 2 ** 17;
 /** The server's default DATABASE_POOL_SIZE (src/config/app-config.ts); passed explicitly, so both sides agree. */
@@ -248,10 +252,13 @@ async function main(): Promise<number> {
 
   const servers: ServerInstance[] = [];
   /** Runs a phase and adds where the CPU went meanwhile (all running servers together). */
+  let messagesStored: () => Promise<number> = async () => 0;
   const withCpu = async <T extends { cpu?: CpuUse }>(phase: () => Promise<T>): Promise<T> => {
+    const storedBefore = await messagesStored();
     const stop = measureCpu(servers.filter((server) => !server.unexpectedExit()).map((server) => server.pid));
     const result = await phase();
-    result.cpu = stop();
+    const cpu = stop();
+    result.cpu = perMessage(cpu, (await messagesStored()) - storedBefore);
     return result;
   };
   /** Runs a latency phase with the database's own commits probed beside it. */
@@ -280,6 +287,11 @@ async function main(): Promise<number> {
     results.machine.postgres = await postgresVersion(db.url);
     const storeClock = await StoreClock.open(db.url);
     cleanups.push(() => storeClock.close());
+    // Messages stored by every means (the raw baseline too): the ids the sequence has handed out.
+    const counter = new pg.Client({ connectionString: db.url });
+    await counter.connect();
+    cleanups.push(() => counter.end());
+    messagesStored = async () => Number((await counter.query('SELECT last_value FROM messages_id_seq')).rows[0].last_value);
 
     const jwtSecret = randomSecret();
     // Attachments on the checkout's own disk (not /tmp, which may be memory), removed afterwards.
@@ -288,7 +300,11 @@ async function main(): Promise<number> {
     cleanups.push(async () => rmSync(storageDir, { recursive: true, force: true }));
     const redisUrl = options.redis && !options.redisCluster ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined;
     const cluster: Record<string, string> = options.redisCluster ? { REDIS_CLUSTER_NODES: options.redisCluster } : {};
+    // The trace of the instance the senders post to, rewritten for each throughput level.
+    const traceFile = path.join(resultsDir, 'send-trace.tmp');
+    if (options.trace) cleanups.push(async () => rmSync(traceFile, { force: true }));
     const start = async (instance: string, env: Record<string, string> = {}) => {
+      if (options.trace && instance === 'A') env = { ...env, SEND_TRACE_FILE: traceFile };
       const server = await startServer(
         instance,
         {
@@ -361,11 +377,12 @@ async function main(): Promise<number> {
         sessionId: pair.sender.sessionId,
         conversationId: pair.conversationId,
       }));
+      const batching = await serverSendBatching(SERVER_DIR, passed);
       const runRawBaseline = async (when: 'before' | 'after') => {
         const pool = new pg.Pool({ connectionString: db.url, max: poolSize });
         pool.on('error', () => undefined);
         try {
-          const raw = await withCpu(() => rawBaseline(pool, rawInputs, p.timing, when));
+          const raw = await withCpu(() => rawBaseline(pool, rawInputs, p.timing, when, batching));
           results.rawBaselines.push(raw);
           log(`raw pg baseline ${when} K=64: ${Math.round(raw.messagesPerSecond)} msg/s`);
         } catch (error) {
@@ -379,7 +396,12 @@ async function main(): Promise<number> {
         // taken against the machine as it was around that phase, and its drift shows.
         if (senders === 64) await runRawBaseline('before');
         try {
+          if (options.trace) writeFileSync(traceFile, '');
           const result = await withCpu(() => throughput(ctx, pairs, senders));
+          if (options.trace) {
+            result.trace = summarizeTrace(readTrace(traceFile));
+            for (const line of result.trace ? describeTrace(result.trace) : ['no send traced']) log(`trace K=${senders}: ${line}`);
+          }
           results.throughput.push(result);
           log(
             `throughput K=${senders}: ${Math.round(result.messagesPerSecond)} msg/s, notification p99 ${result.storedToReceive.ms.p99.toFixed(1)} ms stored→receive, ` +

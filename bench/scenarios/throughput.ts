@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCounter, sleep, summarize, type Summary } from '../clients.js';
 import type { CommitProbeResult } from '../commit-probe.js';
 import type { CpuUse } from '../cpu.js';
+import type { SendTraceSummary } from '../send-trace.js';
 import { type MetricsSample, meanNotifyMs, meanSendBatch, scrapeMetrics } from '../server.js';
 import {
   closedLoops,
@@ -36,6 +37,8 @@ export interface ThroughputResult {
   deliverySamples: string[];
   /** Filled in by the orchestrator, over the whole phase. */
   cpu?: CpuUse;
+  /** With --trace: where the sends' time went, from the server's SEND_TRACE_FILE (warm-up included). */
+  trace?: SendTraceSummary;
 }
 
 function postMessage(ctx: BenchContext, pair: Pair, body: string) {
