@@ -76,6 +76,8 @@ interface Options {
   only?: Set<PhaseName>;
   /** Each throughput level's sends traced (SEND_TRACE_FILE) and summarised as a timeline. */
   trace?: boolean;
+  /** Each server process CPU-profiled (`--cpu-prof`) into bench/results/profiles/. */
+  profile?: boolean;
 }
 
 function parseOnly(list: string): Set<PhaseName> {
@@ -100,9 +102,10 @@ function parseArgs(argv: string[]): Options {
     else if (arg.startsWith('--instances=')) options.instances = Number(arg.slice('--instances='.length));
     else if (arg === '--jobs-process') options.jobsProcess = true;
     else if (arg === '--trace') options.trace = true;
+    else if (arg === '--profile') options.profile = true;
     else if (arg === '--only') options.only = parseOnly(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) options.only = parseOnly(arg.slice('--only='.length));
-    else throw new Error(`unknown argument ${arg} (use --quick, --instances N, --redis, --redis-cluster, --jobs-process, --trace, --only PHASE[,PHASE])`);
+    else throw new Error(`unknown argument ${arg} (use --quick, --instances N, --redis, --redis-cluster, --jobs-process, --trace, --profile, --only PHASE[,PHASE])`);
   }
   if (options.instances !== 1 && options.instances !== 2) throw new Error('--instances must be 1 or 2');
   if (options.instances === 2 && !options.redis) throw new Error('--instances 2 needs --redis (the instances share notifications through Redis)');
@@ -303,6 +306,9 @@ async function main(): Promise<number> {
     // The trace of the instance the senders post to, rewritten for each throughput level.
     const traceFile = path.join(resultsDir, 'send-trace.tmp');
     if (options.trace) cleanups.push(async () => rmSync(traceFile, { force: true }));
+    // One .cpuprofile per server process, written when it stops (bench/profile.ts reads them).
+    const profileDir = path.join(resultsDir, 'profiles');
+    if (options.profile) mkdirSync(profileDir, { recursive: true });
     const start = async (instance: string, env: Record<string, string> = {}) => {
       if (options.trace && instance === 'A') env = { ...env, SEND_TRACE_FILE: traceFile };
       const server = await startServer(
@@ -312,6 +318,7 @@ async function main(): Promise<number> {
           jwtSecret,
           poolSize,
           redisUrl,
+          nodeArgs: options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=server-${instance}-${process.pid}.cpuprofile`] : [],
           // Its own channel prefix, so a shared Redis (tests, other runs) neither sees nor sends its traffic.
           // Webhooks go to the deliveries phase's receiver on 127.0.0.1.
           env: { ...passed, STORAGE_DIR: storageDir, WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true', ...(options.redis ? { REDIS_CHANNEL_PREFIX: `parley_bench_${process.pid}` } : {}), ...cluster, ...env },
@@ -623,6 +630,7 @@ async function main(): Promise<number> {
   for (const problem of problems) console.log(`PROBLEM ${problem}`);
   console.log(`Load average at start ${results.machine.loadAverageAtStart}, at end ${results.machine.loadAverageAtEnd}.`);
   console.log(`Wrote ${path.relative(ROOT, written.json)} and ${path.relative(ROOT, written.svg)}.`);
+  if (options.profile) console.log('Server CPU profiles in bench/results/profiles/: node dist-bench/profile.js <file> (bench/README.md).');
   const ok = results.failures.length === 0 && results.deliveryProblems === 0 && results.requestErrors === 0;
   console.log(
     ok

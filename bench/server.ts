@@ -111,6 +111,8 @@ export interface ServerSettings {
   serverDir?: string;
   /** How long it may take to be ready (migrations on a large database take minutes); 60 s by default. */
   readyWithinMs?: number;
+  /** Node flags for this server, after BENCH_SERVER_NODE_ARGS (`--profile` adds `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 /** The server's METRICS_TOKEN: /metrics answers only requests that carry it. */
@@ -152,7 +154,7 @@ export async function startServer(name: string, settings: ServerSettings, logDir
   const port = await freePort();
   const logFile = path.join(logDir, `server-${name}.log.tmp`);
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, 'dist/src/main.js'], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, ...(settings.nodeArgs ?? []), 'dist/src/main.js'], {
     cwd: settings.serverDir ?? SERVER_DIR,
     env: serverEnv(settings, port),
     stdio: ['ignore', fd, fd],
