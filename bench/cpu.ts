@@ -115,9 +115,12 @@ export function measureCpu(serverPids: number[]): () => CpuUse | undefined {
   }
 }
 
+/** A phase that stored fewer (its setup's messages, say) stores none to speak of. */
+const FEWEST_MESSAGES = 100;
+
 /** `cpu` with the CPU time per stored message, given how many messages the phase stored. */
 export function perMessage(cpu: CpuUse | undefined, messages: number): CpuUse | undefined {
-  if (!cpu || messages <= 0) return cpu;
+  if (!cpu || messages < FEWEST_MESSAGES) return cpu;
   const ms = (cores: number) => (cores * cpu.seconds * 1000) / messages;
   return { ...cpu, msPerMessage: { messages, server: ms(cpu.server), postgres: ms(cpu.postgres), machine: ms(cpu.machine) } };
 }

@@ -570,9 +570,9 @@ export const CONFIG_VARIABLES = [
   variable({
     name: 'SEND_BATCHES_IN_FLIGHT',
     key: 'sendBatchesInFlight',
-    default: '`2`',
-    description: 'send statements running at once per instance, each over conversations the others do not touch; a second starts only once 32 sends wait (docs/performance.md)',
-    parse: integer(2, 1, 16),
+    default: '`1`',
+    description: 'send statements running at once per instance, each over conversations the others do not touch; another starts only once 32 sends wait (docs/performance.md)',
+    parse: integer(1, 1, 16),
   }),
   variable({
     name: 'SEND_TRACE_FILE',

@@ -18,8 +18,8 @@ export const SEND_BATCH_MAX = 128;
 /**
  * The fewest sends a statement starts with beside a running one. Each statement is a commit,
  * whose WAL flush costs about as much as its rows: a second statement pays off only once sends
- * pile up (64 closed-loop senders: +11% msg/s at the same CPU a message), and started for a
- * few sends it split the batches and lost a sixth (docs/performance.md#statements-in-flight).
+ * pile up, and started for a few sends it split the batches and lost throughput
+ * (docs/performance.md#statements-in-flight).
  */
 export const SEND_MIN_BATCH_BESIDE = SEND_BATCH_MAX / 4;
 
