@@ -49,16 +49,20 @@ export class Batcher<In, Out> {
   private inFlight = 0;
   /** Keys held by running batches. */
   private readonly held = new Set<string>();
+  /** Keys matter only between batches running at once: with one, a call never waits on its key. */
+  private readonly keyOf: ((input: In) => string) | undefined;
 
   /** `run` answers one output per input, in the same order. */
   constructor(
     private readonly run: (inputs: In[]) => Promise<Out[]>,
     private readonly options: BatcherOptions<In>,
-  ) {}
+  ) {
+    this.keyOf = options.maxInFlight > 1 ? options.keyOf : undefined;
+  }
 
   submit(input: In): Promise<Out> {
     return new Promise((resolve, reject) => {
-      const key = this.options.keyOf?.(input);
+      const key = this.keyOf?.(input);
       this.queue.push({ input, key, resolve, reject });
       // While a batch is free, every waiting call's key is held (a finishing batch starts all it
       // can), so only this call can be new work.
@@ -70,13 +74,13 @@ export class Batcher<In, Out> {
   private startBatch(): boolean {
     const fewest = this.inFlight === 0 ? 1 : (this.options.minBatchBeside ?? 1);
     if (this.queue.length < fewest) return false;
-    const batch = this.options.keyOf ? this.takeFreeCalls(fewest) : this.queue.splice(0, this.options.maxBatch);
+    const batch = this.keyOf ? this.takeFreeCalls(fewest) : this.queue.splice(0, this.options.maxBatch);
     if (batch.length === 0) return false;
     this.inFlight++;
     this.options.onBatch?.(batch.length);
     void this.settle(batch).finally(() => {
       this.inFlight--;
-      for (const call of batch) this.held.delete(call.key!);
+      if (this.keyOf) for (const call of batch) this.held.delete(call.key!);
       let started = true;
       while (started && this.queue.length > 0 && this.inFlight < this.options.maxInFlight) started = this.startBatch();
     });
