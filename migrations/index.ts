@@ -20,6 +20,7 @@ import { WebPush1766520000000 } from './1766520000000-web-push.js';
 import { WebhookShards1766530000000 } from './1766530000000-webhook-shards.js';
 import { FanoutOutbox1766540000000 } from './1766540000000-fanout-outbox.js';
 import { ConversationListActivity1766550000000 } from './1766550000000-conversation-list-activity.js';
+import { PushLeases1766560000000 } from './1766560000000-push-leases.js';
 
 export const migrations = [
   InitialSchema1763900000000,
@@ -43,4 +44,5 @@ export const migrations = [
   WebhookShards1766530000000,
   FanoutOutbox1766540000000,
   ConversationListActivity1766550000000,
+  PushLeases1766560000000,
 ];

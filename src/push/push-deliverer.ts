@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import webpush from 'web-push';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -12,6 +13,8 @@ import { VAPID_KEYS, type VapidKeys } from './vapid-keys.js';
 /** A push not delivered within a day is of no use: the push service may drop it after this. */
 const TTL_SECONDS = 24 * 60 * 60;
 const READ_BATCH = 100;
+/** A run starts no push after this long (each takes at most 10 s), within its 60 s lease. */
+const RUN_MAX_MS = 30_000;
 
 /**
  * The `push` job: sends a subscription's waiting pushes, if its user has no socket open on any
@@ -44,21 +47,43 @@ export class PushDeliverer {
   /** Pushes left waiting with no job to send them get one (see PushRepository.wakeForgotten). */
   readonly wakeForgotten: () => Promise<void>;
 
+  /**
+   * A run holds the subscription's lease (none: another run has it, and looks again for what
+   * waits when it lets go). Pushes that came meanwhile, or more than one read, get a new run
+   * then, unless the run ended in a retry scheduled for later, or the subscription went.
+   */
   private async run(subscriptionId: string): Promise<void> {
+    if (!(await this.pushes.lease(subscriptionId))) return;
+    // A run that throws is tried again by the queue, with its backoff.
+    let wakeForWaiting = false;
+    try {
+      wakeForWaiting = (await this.sendWaiting(subscriptionId)) === 'sent';
+    } finally {
+      if ((await this.pushes.release(subscriptionId)) && wakeForWaiting) await this.pushes.wake(subscriptionId);
+    }
+  }
+
+  private async sendWaiting(subscriptionId: string): Promise<'sent' | 'retrying' | 'gone'> {
     const waiting = await this.pushes.waiting(subscriptionId, READ_BATCH);
-    if (waiting.length === 0) return;
+    if (waiting.length === 0) return 'sent';
     const { userId } = waiting[0];
     if ((await this.presence.lookup([userId])).get(userId)?.online) {
       await this.pushes.done(subscriptionId, waiting.map((push) => push.id), false);
-    } else {
-      for (const [newest, superseded] of newestPerConversation(waiting)) {
-        const outcome = await this.send(newest);
-        if (outcome === 'gone') return this.pushes.removeGone(subscriptionId);
-        if (outcome === 'retry') return this.failed(subscriptionId);
-        await this.pushes.done(subscriptionId, [...superseded, newest.id], outcome === 'sent');
-      }
+      return 'sent';
     }
-    if (waiting.length === READ_BATCH) await this.pushes.wake(subscriptionId);
+    const started = performance.now();
+    for (const [newest, superseded] of newestPerConversation(waiting)) {
+      // The rest go in a new run, well within the lease.
+      if (performance.now() - started > RUN_MAX_MS) break;
+      const outcome = await this.send(newest);
+      if (outcome === 'gone') {
+        await this.pushes.removeGone(subscriptionId);
+        return 'gone';
+      }
+      if (outcome === 'retry') return (await this.failed(subscriptionId)) ? 'retrying' : 'sent';
+      await this.pushes.done(subscriptionId, [...superseded, newest.id], outcome === 'sent');
+    }
+    return 'sent';
   }
 
   private async send(push: WaitingPush): Promise<'sent' | 'dropped' | 'gone' | 'retry'> {
@@ -93,9 +118,11 @@ export class PushDeliverer {
     return 'dropped';
   }
 
-  private async failed(subscriptionId: string): Promise<void> {
+  /** Records a failure; true when a retry is scheduled, false when the pushes waiting were given up. */
+  private async failed(subscriptionId: string): Promise<boolean> {
     const { failuresInARow, gaveUp } = await this.pushes.failed(subscriptionId);
     if (!gaveUp) await this.pushes.retryLater(subscriptionId, retryDelayMs(failuresInARow));
+    return !gaveUp;
   }
 }
 

@@ -4,6 +4,13 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { RETRY_WINDOW_HOURS } from '../deliveries/retry-policy.js';
 import { JobQueue } from '../jobs/job-queue.js';
 
+/**
+ * How long a run holds its subscription: longer than a run may take (PushDeliverer stops
+ * starting pushes after RUN_MAX_MS, and one takes at most 10 s), so that only an instance that
+ * died lets it lapse.
+ */
+const LEASE_SECONDS = 60;
+
 /** A push waiting for a subscription, with the subscription. */
 export interface WaitingPush {
   id: string;
@@ -58,13 +65,13 @@ export class PushRepository {
     });
   }
 
-  /** Removes a subscription the push service says is gone (404, 410). */
   /** Every user with at least one subscription. */
   async subscriberIds(): Promise<string[]> {
     const rows: { id: string }[] = await this.dataSource.query(`SELECT DISTINCT user_id::text AS id FROM push_subscriptions`);
     return rows.map((row) => row.id);
   }
 
+  /** Removes a subscription the push service says is gone (404, 410). */
   async removeGone(subscriptionId: string): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
       const [removed] = await manager.query(
@@ -117,20 +124,55 @@ export class PushRepository {
     return row ?? { failuresInARow: 0, gaveUp: true };
   }
 
+  /**
+   * Leases the subscription to a job's run for LEASE_SECONDS: false when another run holds it
+   * (that run looks again for what waits when it lets go, see `release`). The lease, not a
+   * queue per subscription, keeps two runs from sending one subscription's pushes at once (the
+   * push-leases migration).
+   */
+  async lease(subscriptionId: string): Promise<boolean> {
+    const rows = await this.jobs.query(
+      `UPDATE push_subscriptions SET busy_until = now() + make_interval(secs => ${LEASE_SECONDS})
+        WHERE id = $1 AND (busy_until IS NULL OR busy_until < now())
+       RETURNING id`,
+      [subscriptionId],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Lets the lease go, and says whether pushes are waiting: some may have come while the run
+   * held it, and the runs they woke found it taken. A run that waits for this statement's
+   * commit (the lease's row lock) finds the lease free.
+   */
+  async release(subscriptionId: string): Promise<boolean> {
+    const [row] = await this.jobs.query<{ waiting: boolean }>(
+      `UPDATE push_subscriptions SET busy_until = NULL WHERE id = $1
+       RETURNING EXISTS (SELECT FROM push_deliveries d WHERE d.subscription_id = $1) AS waiting`,
+      [subscriptionId],
+    );
+    return row?.waiting ?? false;
+  }
+
+  /** Runs the subscription's job at `delayMs` from now, in place of any that is waiting. */
   async retryLater(subscriptionId: string, delayMs: number): Promise<void> {
     await this.jobs.query(
-      `SELECT graphile_worker.add_job('push', json_build_object('key', $1::text), queue_name => 'push:' || $1,
+      `SELECT graphile_worker.add_job('push', json_build_object('key', $1::text),
          run_at => now() + make_interval(secs => $2), job_key => 'push:' || $1, job_key_mode => 'replace')`,
       [subscriptionId, delayMs / 1000],
     );
   }
 
-  /** As WebhooksRepository.wakeForgotten, for subscriptions: how many were woken. */
+  /**
+   * As WebhooksRepository.wakeForgotten, for subscriptions (a lease left by an instance that
+   * died lapses first): how many were woken.
+   */
   async wakeForgotten(seconds: number): Promise<number> {
     const rows: { count: number }[] = await this.jobs.query(
-      `SELECT count(*)::int AS count, wake_jobs('push', array_agg(subscription_id::text))
-         FROM (SELECT DISTINCT d.subscription_id FROM push_deliveries d
+      `SELECT count(*)::int AS count, wake_jobs('push', array_agg(subscription_id::text), in_queues => false)
+         FROM (SELECT DISTINCT d.subscription_id FROM push_deliveries d JOIN push_subscriptions s ON s.id = d.subscription_id
                 WHERE d.created_at < now() - make_interval(secs => $1)
+                  AND (s.busy_until IS NULL OR s.busy_until < now())
                   AND NOT EXISTS (SELECT FROM graphile_worker._private_jobs j WHERE j.key = 'push:' || d.subscription_id)) forgotten
        HAVING count(*) > 0`,
       [seconds],
@@ -138,7 +180,7 @@ export class PushRepository {
     return rows[0]?.count ?? 0;
   }
 
-  /** Runs the subscription's job again now: more is waiting than one run sends. */
+  /** Runs the subscription's job again now: pushes are waiting that the run ending did not send. */
   async wake(subscriptionId: string): Promise<void> {
     await this.retryLater(subscriptionId, 0);
   }

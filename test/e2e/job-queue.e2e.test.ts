@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ownDatabase } from '../support/own-database.js';
 
 /**
- * `wake_jobs(task, keys)` (migrations/1766510000000-webhooks.ts), the enqueue that sends and
- * other changes run in their own transaction, against graphile-worker's tables on the test
- * PostgreSQL: in a database of its own, as it holds a transaction open while it looks (and no
+ * `wake_jobs(task, keys, in_queues)` (the webhooks and push-leases migrations), the enqueue that
+ * sends and other changes run in their own transaction, against graphile-worker's tables on the
+ * test PostgreSQL: in a database of its own, as it holds a transaction open while it looks (and no
  * app's worker is there to take the jobs). Not on the embedded database: it serves every
  * connection from one session, so a second connection waits for the first one's transaction.
  */
@@ -85,5 +85,22 @@ describe.runIf(process.env.TEST_DATABASE_URL)('wake_jobs', () => {
     expect(all).toHaveLength(2);
     expect(all[0]).toMatchObject({ id: running, key: null, running: true });
     expect(all[1]).toMatchObject({ key: `${TASK}:d`, running: false });
+  });
+
+  it('puts each job in a queue named after its key, or with in_queues false in none', async () => {
+    await waker.query(`SELECT wake_jobs($1, ARRAY['e'])`, [TASK]);
+    await waker.query(`SELECT wake_jobs($1, ARRAY['f'], in_queues => false)`, [TASK]);
+    const queueOf = async (key: string) =>
+      (
+        await worker.query(
+          `SELECT q.queue_name AS queue FROM graphile_worker._private_jobs j
+             LEFT JOIN graphile_worker._private_job_queues q ON q.id = j.job_queue_id WHERE j.key = $1`,
+          [key],
+        )
+      ).rows;
+    expect(await queueOf(`${TASK}:e`)).toEqual([{ queue: `${TASK}:e` }]);
+    expect(await queueOf(`${TASK}:f`)).toEqual([{ queue: null }]);
+    const queues = await worker.query(`SELECT count(*)::int AS n FROM graphile_worker._private_job_queues WHERE queue_name = $1`, [`${TASK}:f`]);
+    expect(queues.rows[0].n).toBe(0);
   });
 });

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
+import { PushDeliverer } from '../../src/push/push-deliverer.js';
 import { PushService } from '../support/push-service.js';
 import { TestSocket } from '../support/ws-client.js';
 
@@ -173,6 +174,54 @@ describe('Web Push', () => {
     const jobs = await db.query(`SELECT attempts, last_error FROM graphile_worker._private_jobs WHERE key = $1`, [`push:${broken.id}`]);
     expect(jobs.rows).toEqual([]);
     expect(service.of(broken.endpoint)).toEqual([]);
+  });
+
+  it('sends what came while a run held the subscription when that run lets go, each push once', async () => {
+    const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
+    const [firstId, secondId] = [await newDirect(app, alice, bob), await newGroup(app, alice, [bob])];
+    const bobSub = await subscribe(bob);
+    let letGo = () => undefined as void;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    service.hold = (subscription) => (bobSub.endpoint.endsWith(subscription) ? held : Promise.resolve());
+    try {
+      const first = await send(app, alice, firstId, 'while the push service is slow');
+      await expect.poll(() => service.of(bobSub.endpoint).length, { timeout: 5000 }).toBe(1);
+      // The run holding the lease waits on the push service; the run this message wakes finds the lease taken.
+      const second = await send(app, alice, secondId, 'meanwhile');
+      await settle();
+      expect(service.of(bobSub.endpoint)).toHaveLength(1);
+      letGo();
+      await expect.poll(() => service.of(bobSub.endpoint).map((push) => push.payload.id), { timeout: 5000 }).toEqual([first.id, second.id]);
+      await settle();
+      expect(service.of(bobSub.endpoint)).toHaveLength(2);
+    } finally {
+      service.hold = async () => undefined;
+      letGo();
+    }
+  });
+
+  it('a subscription leased by a run elsewhere waits for the lease; once it lapses, the sweep sends its push', async () => {
+    const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
+    const directId = await newDirect(app, alice, bob);
+    const bobSub = await subscribe(bob);
+    // As an instance that died with a push in flight leaves it.
+    await db.query(`UPDATE push_subscriptions SET busy_until = now() + interval '1 hour' WHERE id = $1`, [bobSub.id]);
+    const message = await send(app, alice, directId, 'while leased');
+    await settle();
+    expect(service.of(bobSub.endpoint)).toEqual([]);
+
+    await db.query(`UPDATE push_subscriptions SET busy_until = now() - interval '1 second' WHERE id = $1`, [bobSub.id]);
+    await db.query(`UPDATE push_deliveries SET created_at = now() - interval '2 minutes' WHERE subscription_id = $1`, [bobSub.id]);
+    await app.app.get(PushDeliverer).wakeForgotten();
+    await expect.poll(() => service.of(bobSub.endpoint).map((push) => push.payload.id), { timeout: 5000 }).toEqual([message.id]);
+    expect((await db.query(`SELECT busy_until FROM push_subscriptions WHERE id = $1`, [bobSub.id])).rows[0].busy_until).toBeNull();
+  });
+
+  it('gives no subscription a queue of the job queue: graphile-worker would lock its row on every job fetch, forever', async () => {
+    const queues = await db.query(`SELECT count(*)::int AS n FROM graphile_worker._private_job_queues WHERE queue_name LIKE 'push:%'`);
+    const pushed = await db.query(`SELECT count(*)::int AS n FROM push_subscriptions`);
+    expect(pushed.rows[0].n).toBeGreaterThan(3);
+    expect(queues.rows[0].n).toBe(0);
   });
 
   it('subscribes once per endpoint, and unsubscribes', async () => {

@@ -26,6 +26,8 @@ export class PushService {
   private readonly server: Server;
   private readonly browsers = new Map<string, { ecdh: ECDH; auth: Buffer }>();
   answer: (subscription: string, index: number) => number = () => 201;
+  /** Resolved before a push is answered (once received and checked): a slow push service. */
+  hold: (subscription: string) => Promise<void> = async () => undefined;
 
   constructor(private readonly vapidPublicKey: string) {
     this.server = createServer((request, response) => {
@@ -41,7 +43,7 @@ export class PushService {
           const plain = ece.decrypt(Buffer.concat(chunks), { version: 'aes128gcm', privateKey: browser.ecdh, authSecret: browser.auth.toString('base64url') });
           const answered = this.answer(subscription, this.pushes.filter((push) => push.subscription === subscription).length);
           this.pushes.push({ subscription, headers: request.headers, payload: JSON.parse(plain.toString()), jwt, answered });
-          response.writeHead(answered).end();
+          void this.hold(subscription).then(() => response.writeHead(answered).end());
         } catch (error) {
           this.refused.push((error as Error).message);
           response.writeHead(400).end();
