@@ -328,6 +328,37 @@ export function buildRows(r: BenchResults): Row[] {
         target: '',
       });
     }
+    if (d.withPushes) {
+      const { run, pushes, urgency, senderLossPercent } = d.withPushes;
+      rows.push({
+        figure: `  ${run.label}: send msg/s; notification p99; senders lose`,
+        measured: `${int(run.messagesPerSecond)} msg/s; ${ms(run.storedToReceive.ms.p99)} ms; ${senderLossPercent.toFixed(1)}%`,
+        target: '',
+      });
+      rows.push({
+        figure: `  ${run.label}: pushes/s (each bot's newest); from commit p50 / p99 / max; Urgency`,
+        measured: `${int(run.deliveriesPerSecond)} /s; ${lat(run.deliveryMs)}; ${Object.entries(urgency).map(([k, n]) => `${k} ${int(n)}`).join(', ')}`,
+        target: '',
+      });
+      rows.push({ figure: `  ${run.label}: pushes; bots whose last message was not pushed (drain ms)`, measured: `${int(pushes)}; ${int(run.undelivered)} (${int(run.drainMs)} ms)`, target: '' });
+      if (run.cpu) {
+        const c = run.cpu;
+        rows.push({ figure: `  ${run.label}: CPU cores, server(s) / postgres / harness / machine`, measured: `${c.server} / ${c.postgres} / ${c.harness} / ${c.machine} of ${c.cores}`, target: '' });
+      }
+    }
+    if (d.apart) {
+      const a = d.apart;
+      rows.push({
+        figure: `  ${a.run.label} (${int(a.queuedPerSecond)}/s by SQL): send msg/s; notification p99; deliveries/s`,
+        measured: `${int(a.run.messagesPerSecond)} msg/s; ${ms(a.run.storedToReceive.ms.p99)} ms; ${int(a.deliveredPerSecond)} /s`,
+        target: '',
+      });
+      rows.push({ figure: `  ${a.run.label}: senders lose`, measured: `${a.senderLossPercent.toFixed(1)}%`, target: '' });
+      if (a.run.cpu) {
+        const c = a.run.cpu;
+        rows.push({ figure: `  ${a.run.label}: CPU cores, server(s) / postgres / harness / machine`, measured: `${c.server} / ${c.postgres} / ${c.harness} / ${c.machine} of ${c.cores}`, target: '' });
+      }
+    }
     rows.push(...cpuRow(d.cpu));
   }
   if (r.reactions) {

@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createECDH, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import ece from 'http_ece';
 import pg from 'pg';
 import { ErrorCounter, sleep, summarize, type Summary } from '../clients.js';
 import { measureCpu, type CpuUse } from '../cpu.js';
@@ -17,7 +18,7 @@ export interface DeliveriesRun {
   lost: number;
   duplicated: number;
   stray: number;
-  /** Webhook deliveries of `message.created` that the receiver answered 2xx, and the rate over the measured window. */
+  /** Deliveries of `message.created` (webhook frames, or pushes) the receiver answered 2xx, and the rate over the measured window. */
   delivered: number;
   deliveriesPerSecond: number;
   /** Arrival at the receiver minus the message's store in PostgreSQL (its commit, near enough). */
@@ -36,6 +37,16 @@ export interface DeliveriesRun {
   walBytesPerMessage?: number;
 }
 
+/** The senders while every bot of their groups, offline, is pushed to (Web Push, encrypted and VAPID-signed). */
+export interface PushesRun {
+  run: DeliveriesRun;
+  /** Pushes the push service had over the run, and their `Urgency`. */
+  pushes: number;
+  urgency: Record<string, number>;
+  /** Senders' msg/s over those without webhooks, as a loss in percent. */
+  senderLossPercent: number;
+}
+
 /** A backlog delivered with nothing else running: what a delivery costs, in CPU. */
 export interface DrainResult {
   frames: number;
@@ -45,20 +56,47 @@ export interface DrainResult {
   cpuUsPerDelivery: { server: number; postgres: number; receiver: number; machine: number };
 }
 
+/**
+ * The senders with no webhook on their messages, while as many deliveries a second as with the
+ * webhooks are queued apart from the sends (by SQL): what the deliveries' own work costs the
+ * senders, without the enqueue in the sends' statements.
+ */
+export interface ApartRun {
+  run: DeliveriesRun;
+  queuedPerSecond: number;
+  /** Deliveries the receiver had over the run (warm-up and grace included). */
+  deliveredPerSecond: number;
+  /** Senders' msg/s over those without webhooks, as a loss in percent. */
+  senderLossPercent: number;
+}
+
 export interface DeliveriesResult {
   bots: number;
   senders: number;
   without: DeliveriesRun;
   withWebhooks: DeliveriesRun;
   drain?: DrainResult;
+  apart?: ApartRun;
   halfFailing: DeliveriesRun;
   /** Senders' msg/s with webhooks over without, as a loss in percent (target: at most 20). */
   senderLossPercent: number;
+  /** The bots' webhooks gone, each bot a member with a push subscription and no socket (offline). */
+  withPushes?: PushesRun;
   cpu?: CpuUse;
 }
 
+/** Where a run's deliveries arrive: when each message's first came, by message id. */
+interface Arrivals {
+  readonly arrivals: Map<string, number>;
+  /** Destinations (bot ids) told to answer 500. */
+  readonly failing: Set<string>;
+  delivered: number;
+  refused: number;
+  reset(): void;
+}
+
 /** The bots' receiver: records when each message's frame first arrived; answers 500 for the bots told to fail. */
-class Receiver {
+class Receiver implements Arrivals {
   readonly arrivals = new Map<string, number>();
   readonly failing = new Set<string>();
   delivered = 0;
@@ -94,6 +132,54 @@ class Receiver {
     this.arrivals.clear();
     this.delivered = 0;
     this.refused = 0;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/**
+ * A push service on 127.0.0.1 (RFC 8030) for subscriptions that all share one browser's keys:
+ * it decrypts each push (RFC 8291), as the browser would, to learn its message, and answers 201.
+ */
+class PushReceiver implements Arrivals {
+  readonly arrivals = new Map<string, number>();
+  readonly failing = new Set<string>();
+  readonly browser = createECDH('prime256v1');
+  readonly auth = randomBytes(16);
+  delivered = 0;
+  refused = 0;
+  /** Pushes of the `Urgency` each header value (high: direct messages and mentions). */
+  readonly urgency = new Map<string, number>();
+  private readonly server: Server;
+
+  constructor() {
+    this.browser.generateKeys();
+    this.server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const payload = JSON.parse(ece.decrypt(Buffer.concat(chunks), { version: 'aes128gcm', privateKey: this.browser, authSecret: this.auth.toString('base64url') }).toString());
+        this.delivered++;
+        const urgency = String(request.headers.urgency);
+        this.urgency.set(urgency, (this.urgency.get(urgency) ?? 0) + 1);
+        if (!this.arrivals.has(payload.id)) this.arrivals.set(payload.id, performance.now());
+        response.writeHead(201).end();
+      });
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/push`;
+  }
+
+  reset(): void {
+    this.arrivals.clear();
+    this.urgency.clear();
+    this.delivered = 0;
   }
 
   close(): Promise<void> {
@@ -139,19 +225,25 @@ export async function deliveries(
     );
     const withWebhooks = await run(ctx, db, 'with webhooks', used, conversations, receiver, true, serverPids);
     const drained = await drain(ctx, db, conversations, receiver, serverPids);
+    const apart = await deliveriesApart(ctx, db, databaseUrl, used, conversations, receiver, serverPids, withWebhooks.messagesPerSecond, without);
     conversations.forEach((c, i) => i % 2 === 0 && receiver.failing.add(c.botId));
     const halfFailing = await run(ctx, db, 'half the receivers answering 500', used, conversations, receiver, true, serverPids);
     // Nothing of this phase may go on retrying behind the next ones.
-    await db.query(`DELETE FROM webhooks WHERE bot_id = ANY ($1::bigint[])`, [conversations.map((c) => c.botId)]);
+    await db.query(`WITH gone AS (DELETE FROM webhooks WHERE bot_id = ANY ($1::bigint[])) UPDATE conversation_members SET webhook = false WHERE user_id = ANY ($1::bigint[])`, [
+      conversations.map((c) => c.botId),
+    ]);
     await db.query(`DELETE FROM graphile_worker._private_jobs WHERE key LIKE 'webhook%'`);
+    const withPushes = await pushes(ctx, db, used, conversations, serverPids, without);
     return {
       bots: conversations.length,
       senders,
       without,
       withWebhooks,
       drain: drained,
+      apart,
       halfFailing,
       senderLossPercent: 100 * (1 - withWebhooks.messagesPerSecond / without.messagesPerSecond),
+      withPushes,
     };
   } finally {
     await db.end();
@@ -202,6 +294,100 @@ async function drain(ctx: BenchContext, db: pg.Client, conversations: BotConvers
   return result;
 }
 
+/**
+ * Every bot gets a push subscription on a local push service (by SQL, as the webhooks were set),
+ * and the K senders send as before: each message is a push to its group's bot, which has no
+ * socket. Afterwards the subscriptions and their jobs go.
+ */
+async function pushes(ctx: BenchContext, db: pg.Client, pairs: Pair[], conversations: BotConversation[], serverPids: number[], without: DeliveriesRun): Promise<PushesRun> {
+  const service = new PushReceiver();
+  const url = await service.listen();
+  const botIds = conversations.map((c) => c.botId);
+  await db.query(
+    `WITH subscribed AS (
+       INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth) SELECT b, $2 || '/' || b, $3, $4 FROM unnest($1::bigint[]) b
+     ) UPDATE conversation_members SET push = true WHERE user_id = ANY ($1::bigint[]) AND NOT muted`,
+    [botIds, url, service.browser.getPublicKey().toString('base64url'), service.auth.toString('base64url')],
+  );
+  try {
+    const result = await run(ctx, db, 'with pushes to offline members', pairs, conversations, service, true, serverPids, true);
+    const pushesRun: PushesRun = {
+      run: result,
+      pushes: service.delivered,
+      urgency: Object.fromEntries(service.urgency),
+      senderLossPercent: 100 * (1 - result.messagesPerSecond / without.messagesPerSecond),
+    };
+    ctx.log(`deliveries, pushes: ${service.delivered} pushes (${JSON.stringify(pushesRun.urgency)}); senders lose ${pushesRun.senderLossPercent.toFixed(1)}%`);
+    return pushesRun;
+  } finally {
+    await db.query(`WITH gone AS (DELETE FROM push_subscriptions WHERE user_id = ANY ($1::bigint[])) UPDATE conversation_members SET push = false WHERE user_id = ANY ($1::bigint[])`, [botIds]);
+    await db.query(`DELETE FROM graphile_worker._private_jobs WHERE key LIKE 'push:%'`);
+    await service.close();
+  }
+}
+
+/**
+ * The K senders with the bots' memberships unmarked (so their messages queue no frame), while a
+ * client of its own queues `perSecond` frames a second for the bots, spread over them, and wakes
+ * their shards, as the sends' trigger would.
+ */
+async function deliveriesApart(
+  ctx: BenchContext,
+  db: pg.Client,
+  databaseUrl: string,
+  pairs: Pair[],
+  conversations: BotConversation[],
+  receiver: Receiver,
+  serverPids: number[],
+  perSecond: number,
+  without: DeliveriesRun,
+): Promise<ApartRun> {
+  const botIds = conversations.map((c) => c.botId);
+  await db.query(`UPDATE conversation_members SET webhook = false WHERE user_id = ANY ($1::bigint[])`, [botIds]);
+  const feeder = new pg.Client({ connectionString: databaseUrl });
+  await feeder.connect();
+  let queued = 0;
+  let feeding = true;
+  const started = performance.now();
+  const feeding$ = (async () => {
+    while (feeding) {
+      const due = Math.floor(((performance.now() - started) / 1000) * perSecond) - queued;
+      if (due > 0) {
+        await feeder.query(
+          `WITH queued AS (
+             INSERT INTO webhook_deliveries (bot_id, frame)
+             SELECT ($1::bigint[])[1 + ($3::int + g) % cardinality($1::bigint[])],
+                    json_build_object('type', 'message.created', 'id', 'apart-' || ($3::int + g), 'conversationId', '1', 'seq', g, 'changeSeq', g)
+               FROM generate_series(1, $2::int) g
+             RETURNING bot_id
+           ) SELECT wake_jobs('webhook-shard', array_agg(DISTINCT webhook_shard(bot_id)::text)), pg_notify('jobs:insert', '{"count": 4}') FROM queued`,
+          [botIds, due, queued],
+        );
+        queued += due;
+      }
+      await sleep(10);
+    }
+  })();
+  try {
+    const run0 = performance.now();
+    const result = await run(ctx, db, 'the same deliveries queued apart from the sends', pairs, conversations, receiver, false, serverPids);
+    const seconds = (performance.now() - run0) / 1000;
+    const apart: ApartRun = {
+      run: result,
+      queuedPerSecond: queued / ((performance.now() - started) / 1000),
+      deliveredPerSecond: receiver.delivered / seconds,
+      senderLossPercent: 100 * (1 - result.messagesPerSecond / without.messagesPerSecond),
+    };
+    ctx.log(`deliveries apart from the sends: ${Math.round(apart.deliveredPerSecond)} deliveries/s; senders lose ${apart.senderLossPercent.toFixed(1)}%`);
+    return apart;
+  } finally {
+    feeding = false;
+    await feeding$;
+    await feeder.end();
+    await db.query(`UPDATE conversation_members SET webhook = true WHERE user_id = ANY ($1::bigint[])`, [botIds]);
+  }
+}
+
 /** The bots (by SQL, as the users are seeded) and their groups (through the API, as a client makes them). */
 async function makeBotGroups(ctx: BenchContext, db: pg.Client, pairs: Pair[], botCount: number): Promise<BotConversation[]> {
   const { rows } = await db.query<{ id: string }>(
@@ -239,9 +425,10 @@ async function run(
   label: string,
   pairs: Pair[],
   conversations: BotConversation[],
-  receiver: Receiver,
-  webhooks: boolean,
+  receiver: Arrivals,
+  delivering: boolean,
   serverPids: number[],
+  collapsed = false,
 ): Promise<DeliveriesRun> {
   receiver.reset();
   const cpuEnd = measureCpu(serverPids);
@@ -275,14 +462,17 @@ async function run(
   const stored = await storedToReceive(ctx, delivery);
 
   // The healthy bots' deliveries: wait for the backlog to drain (at most 30 s), then measure.
-  const expected = webhooks ? sent.filter((message) => !receiver.failing.has(botOf.get(message.id)!)) : [];
+  // Pushes waiting together are collapsed into their conversation's newest: only each bot's
+  // last message must arrive then.
+  const healthy = delivering ? sent.filter((message) => !receiver.failing.has(botOf.get(message.id)!)) : [];
+  const expected = collapsed ? [...new Map(healthy.map((message) => [botOf.get(message.id), message])).values()] : healthy;
   const drainStart = performance.now();
   while (expected.some((message) => !receiver.arrivals.has(message.id)) && performance.now() - drainStart < 30_000) await sleep(50);
   const drainMs = performance.now() - drainStart;
-  const storedAt = await ctx.storeClock.storedAt(expected.map((message) => message.id));
+  const storedAt = await ctx.storeClock.storedAt(healthy.map((message) => message.id));
   const deliveryMs: number[] = [];
   let inWindow = 0;
-  for (const message of expected) {
+  for (const message of healthy) {
     const arrived = receiver.arrivals.get(message.id);
     const at = storedAt.get(message.id);
     if (arrived === undefined || at === undefined) continue;
