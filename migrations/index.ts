@@ -21,6 +21,7 @@ import { WebhookShards1766530000000 } from './1766530000000-webhook-shards.js';
 import { FanoutOutbox1766540000000 } from './1766540000000-fanout-outbox.js';
 import { ConversationListActivity1766550000000 } from './1766550000000-conversation-list-activity.js';
 import { PushLeases1766560000000 } from './1766560000000-push-leases.js';
+import { PushShards1766570000000 } from './1766570000000-push-shards.js';
 
 export const migrations = [
   InitialSchema1763900000000,
@@ -45,4 +46,5 @@ export const migrations = [
   FanoutOutbox1766540000000,
   ConversationListActivity1766550000000,
   PushLeases1766560000000,
+  PushShards1766570000000,
 ];

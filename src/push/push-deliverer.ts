@@ -8,35 +8,74 @@ import { FORGOTTEN_AFTER_SECONDS, retryDelayMs } from '../deliveries/retry-polic
 import { JobQueue } from '../jobs/job-queue.js';
 import { PresenceStore } from '../presence/presence-store.js';
 import { PushRepository, type WaitingPush } from './push.repository.js';
+import { VapidAuthorizations } from './vapid-authorizations.js';
 import { VAPID_KEYS, type VapidKeys } from './vapid-keys.js';
 
 /** A push not delivered within a day is of no use: the push service may drop it after this. */
 const TTL_SECONDS = 24 * 60 * 60;
+/** Pushes read per subscription. */
 const READ_BATCH = 100;
-/** A run starts no push after this long (each takes at most 10 s), within its 60 s lease. */
-const RUN_MAX_MS = 30_000;
+/** Subscriptions a shard run takes per round. */
+const SHARD_SUBSCRIPTIONS = 200;
+/**
+ * A shard run takes, sends and records in rounds this far apart while pushes keep coming, so
+ * that each round carries what came meanwhile, and hands on to a new job after SHARD_RUN_MS so
+ * that other jobs get a turn (as the webhooks' shard runs do).
+ */
+const SHARD_ROUND_EVERY_MS = 50;
+const SHARD_RUN_MS = 2000;
+/**
+ * How long a shard run waits for its subscriptions' pushes. One still sending then goes on on
+ * its own, its subscription leased meanwhile: a slow push service holds up its own pushes and no
+ * one else's.
+ */
+const SHARD_RUN_WAIT_MS = 1000;
+/** A subscription's sending starts no push after this long (each takes at most 10 s), within its 60 s lease. */
+const SENDING_MAX_MS = 30_000;
+
+/** One subscription's waiting pushes being sent: the newest of each conversation, in turn. */
+interface Sending {
+  subscriptionId: string;
+  /** Pushes done with: sent, superseded by a newer one of their conversation, or not needed. */
+  done: string[];
+  /** Whether the push service took at least one. */
+  succeeded: boolean;
+  /** Set when a shard run stops waiting: the push in flight ends, and no other is started. */
+  stop: boolean;
+  /** How it ended: `retrying` (a retry is scheduled), `gone` (the subscription was removed), or `sent` (the rest). */
+  ended?: 'sent' | 'retrying' | 'gone';
+  finished: Promise<void>;
+}
 
 /**
- * The `push` job: sends a subscription's waiting pushes, if its user has no socket open on any
- * instance (then the socket has told it already, and they are dropped). Of several waiting for one
- * conversation only the newest is sent: the push service and the phone keep one per conversation
- * anyway (`Topic`). 404 and 410 remove the subscription; 429, 5xx, timeouts and refused
- * connections are tried again with backoff; other answers drop the push (it would never succeed).
+ * Sends pushes to subscriptions whose user has no socket open on any instance (then the socket
+ * has told them already, and the pushes are dropped), in two lanes (see the push-shards
+ * migration):
+ * - `push-shard`: healthy subscriptions' pushes, with those of others of their shard: one read
+ *   (which leases them) and one record per round, whatever the number of subscriptions;
+ * - `push`: a failing subscription's, by a job of its own with backoff, until one succeeds.
+ * Of several pushes waiting for one conversation only the newest is sent: the push service and
+ * the phone keep one per conversation anyway (`Topic`). 404 and 410 remove the subscription;
+ * 429, 5xx, timeouts and refused connections are tried again with backoff; other answers drop
+ * the push (it would never succeed).
  */
 @Injectable()
 export class PushDeliverer {
   private readonly logger = new Logger(PushDeliverer.name);
   private readonly rules: DestinationRules;
+  private readonly authorizations: VapidAuthorizations;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
-    @Inject(VAPID_KEYS) private readonly vapid: VapidKeys,
-    jobs: JobQueue,
+    @Inject(VAPID_KEYS) vapid: VapidKeys,
+    private readonly jobs: JobQueue,
     private readonly pushes: PushRepository,
     private readonly presence: PresenceStore,
   ) {
     this.rules = { allowHttp: config.webhookAllowHttp, allowPrivate: config.webhookAllowPrivate };
-    jobs.define('push', ({ key }) => this.run(key));
+    this.authorizations = new VapidAuthorizations(vapid);
+    jobs.define('push-shard', ({ key }) => this.runShard(Number(key)), 'push');
+    jobs.define('push', ({ key }) => this.runRetryLane(key));
     this.wakeForgotten = jobs.defineSweep('push', {
       wake: () => this.pushes.wakeForgotten(FORGOTTEN_AFTER_SECONDS),
       logger: this.logger,
@@ -47,50 +86,119 @@ export class PushDeliverer {
   /** Pushes left waiting with no job to send them get one (see PushRepository.wakeForgotten). */
   readonly wakeForgotten: () => Promise<void>;
 
-  /**
-   * A run holds the subscription's lease (none: another run has it, and looks again for what
-   * waits when it lets go). Pushes that came meanwhile, or more than one read, get a new run
-   * then, unless the run ended in a retry scheduled for later, or the subscription went.
-   */
-  private async run(subscriptionId: string): Promise<void> {
-    if (!(await this.pushes.lease(subscriptionId))) return;
-    // A run that throws is tried again by the queue, with its backoff.
-    let wakeForWaiting = false;
+  private async runShard(shard: number): Promise<void> {
+    const started = performance.now();
+    while (performance.now() - started < SHARD_RUN_MS) {
+      const roundStarted = performance.now();
+      const taken = await this.pushes.takeShard(shard, SHARD_SUBSCRIPTIONS, READ_BATCH);
+      if (taken.length === 0) return;
+      const bySubscription = groupBy(taken, (push) => push.subscriptionId);
+      const presence = await this.presence.lookup([...new Set(taken.map((push) => push.userId))]);
+      const sendings = [...bySubscription.values()].map((waiting) => this.sendAll(waiting, presence.get(waiting[0].userId)?.online ?? false));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(sendings.map((sending) => sending.finished)),
+        new Promise((resolve) => (timer = setTimeout(resolve, SHARD_RUN_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+
+      const ended = sendings.filter((sending) => sending.ended);
+      await this.recordShardRun(ended);
+      for (const sending of sendings.filter((sending) => !sending.ended)) {
+        sending.stop = true;
+        this.jobs.outlive(this.finishLeft(shard, sending));
+      }
+      const pause = SHARD_ROUND_EVERY_MS - (performance.now() - roundStarted);
+      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+    // Still busy: a new job goes on, after others had their turn.
+    await this.pushes.wakeShard(shard);
+  }
+
+  /** What a shard run left sending, once it ends: recorded, its lease let go, and the shard woken for what waits. */
+  private async finishLeft(shard: number, sending: Sending): Promise<void> {
+    await sending.finished;
     try {
-      wakeForWaiting = (await this.sendWaiting(subscriptionId)) === 'sent';
-    } finally {
-      if ((await this.pushes.release(subscriptionId)) && wakeForWaiting) await this.pushes.wake(subscriptionId);
+      await this.recordShardRun([sending]);
+      await this.pushes.wakeShard(shard);
+    } catch (error) {
+      // The lease lapses, and the minute's sweep wakes what waits.
+      this.logger.warn(`Could not record the pushes left sending for subscription ${sending.subscriptionId}: ${(error as Error).message}`);
     }
   }
 
-  private async sendWaiting(subscriptionId: string): Promise<'sent' | 'retrying' | 'gone'> {
-    const waiting = await this.pushes.waiting(subscriptionId, READ_BATCH);
-    if (waiting.length === 0) return 'sent';
-    const { userId } = waiting[0];
-    if ((await this.presence.lookup([userId])).get(userId)?.online) {
-      await this.pushes.done(subscriptionId, waiting.map((push) => push.id), false);
-      return 'sent';
+  private recordShardRun(sendings: readonly Sending[]): Promise<void> {
+    return this.pushes.recordShardRun(
+      sendings.flatMap((sending) => sending.done),
+      sendings.map((sending) => sending.subscriptionId),
+      sendings.filter(tookOne).map((sending) => sending.subscriptionId),
+    );
+  }
+
+  /**
+   * A failing subscription's own job. It runs under the subscription's lease (none: another run
+   * has it, and looks again for what waits when it lets go). Pushes that came meanwhile, or more
+   * than one read, get a new run then, in whichever lane the subscription is now, unless a
+   * retry is scheduled or the subscription went.
+   */
+  private async runRetryLane(subscriptionId: string): Promise<void> {
+    if (!(await this.pushes.lease(subscriptionId))) return;
+    // A run that throws is tried again by the queue, with its backoff.
+    let ended: Sending['ended'];
+    try {
+      const waiting = await this.pushes.waiting(subscriptionId, READ_BATCH);
+      if (waiting.length === 0) return;
+      const online = (await this.presence.lookup([waiting[0].userId])).get(waiting[0].userId)?.online ?? false;
+      const sending = this.sendAll(waiting, online);
+      await sending.finished;
+      ended = sending.ended;
+      if (ended !== 'gone') await this.pushes.done(subscriptionId, sending.done, tookOne(sending));
+    } finally {
+      const { waiting, retrying } = await this.pushes.release(subscriptionId);
+      if (waiting && ended === 'sent') await (retrying ? this.pushes.retryLater(subscriptionId, 0) : this.pushes.wakeShardOf(subscriptionId));
     }
-    const started = performance.now();
-    for (const [newest, superseded] of newestPerConversation(waiting)) {
-      // The rest go in a new run, well within the lease.
-      if (performance.now() - started > RUN_MAX_MS) break;
-      const outcome = await this.send(newest);
-      if (outcome === 'gone') {
-        await this.pushes.removeGone(subscriptionId);
-        return 'gone';
+  }
+
+  /** Sends the newest waiting push of each conversation, in turn, until one fails or it is told to stop. */
+  private sendAll(waiting: readonly WaitingPush[], online: boolean): Sending {
+    const subscriptionId = waiting[0].subscriptionId;
+    const sending: Sending = { subscriptionId, done: [], succeeded: false, stop: false, finished: Promise.resolve() };
+    const send = async (): Promise<Sending['ended']> => {
+      if (online) {
+        sending.done.push(...waiting.map((push) => push.id));
+        return 'sent';
       }
-      if (outcome === 'retry') return (await this.failed(subscriptionId)) ? 'retrying' : 'sent';
-      await this.pushes.done(subscriptionId, [...superseded, newest.id], outcome === 'sent');
-    }
-    return 'sent';
+      const started = performance.now();
+      for (const [newest, superseded] of newestPerConversation(waiting)) {
+        // The rest go in a later run, well within the lease.
+        if (sending.stop || performance.now() - started > SENDING_MAX_MS) break;
+        const outcome = await this.send(newest);
+        if (outcome === 'gone') {
+          await this.pushes.removeGone(subscriptionId);
+          return 'gone';
+        }
+        if (outcome === 'retry') return (await this.failed(subscriptionId)) ? 'retrying' : 'sent';
+        sending.done.push(...superseded, newest.id);
+        sending.succeeded ||= outcome === 'sent';
+      }
+      return 'sent';
+    };
+    sending.finished = send().then(
+      (ended) => void (sending.ended = ended),
+      (error: Error) => {
+        // What was sent is recorded, the lease let go, and the rest waits for the next run.
+        this.logger.warn(`Sending pushes to subscription ${subscriptionId} failed: ${error.message}`);
+        sending.ended = 'sent';
+      },
+    );
+    return sending;
   }
 
   private async send(push: WaitingPush): Promise<'sent' | 'dropped' | 'gone' | 'retry'> {
     let details;
     try {
       details = webpush.generateRequestDetails({ endpoint: push.endpoint, keys: { p256dh: push.p256dh, auth: push.auth } }, push.frame, {
-        vapidDetails: this.vapid,
+        headers: { Authorization: this.authorizations.for(push.endpoint) },
         TTL: TTL_SECONDS,
         urgency: push.urgent ? 'high' : 'normal',
         // Collapsed per conversation: a burst to an offline phone leaves one notification.
@@ -126,18 +234,27 @@ export class PushDeliverer {
   }
 }
 
+/** Whether the push service took a push and none failed after it: the subscription is healthy. */
+function tookOne(sending: Sending): boolean {
+  return sending.succeeded && sending.ended === 'sent';
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(keyOf(item));
+    if (group) group.push(item);
+    else groups.set(keyOf(item), [item]);
+  }
+  return groups;
+}
+
 /**
  * Each conversation's newest push, with the ids of the older ones it supersedes, oldest
  * conversation first. It is urgent if any of them was (a mention followed by a chat message).
  */
 function newestPerConversation(waiting: readonly WaitingPush[]): [WaitingPush, string[]][] {
-  const byConversation = new Map<string, WaitingPush[]>();
-  for (const push of waiting) {
-    const pushes = byConversation.get(push.conversationId) ?? [];
-    pushes.push(push);
-    byConversation.set(push.conversationId, pushes);
-  }
-  return [...byConversation.values()].map((pushes) => [
+  return [...groupBy(waiting, (push) => push.conversationId).values()].map((pushes) => [
     { ...pushes[pushes.length - 1], urgent: pushes.some((push) => push.urgent) },
     pushes.slice(0, -1).map((push) => push.id),
   ]);

@@ -217,6 +217,49 @@ describe('Web Push', () => {
     expect((await db.query(`SELECT busy_until FROM push_subscriptions WHERE id = $1`, [bobSub.id])).rows[0].busy_until).toBeNull();
   });
 
+  it('pushes a burst to twenty offline members of a group: each gets the last message, none a push twice', async () => {
+    const alice = await newUser(app, 'alice');
+    const members = await Promise.all(Array.from({ length: 20 }, (_, i) => newUser(app, `member${i}`)));
+    const subscriptions = await Promise.all(members.map((member) => subscribe(member)));
+    const groupId = await newGroup(app, alice, members);
+    let last;
+    for (let i = 0; i < 10; i++) last = await send(app, alice, groupId, `burst ${i}`);
+    const lastOf = (endpoint: string) => service.of(endpoint).at(-1)?.payload.id;
+    await expect.poll(() => subscriptions.filter((sub) => lastOf(sub.endpoint) === last!.id).length, { timeout: 10_000 }).toBe(20);
+    await settle();
+    for (const sub of subscriptions) {
+      const ids = service.of(sub.endpoint).map((push) => push.payload.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.at(-1)).toBe(last!.id);
+    }
+  });
+
+  it('a subscription failing for longer than the retry window is tried once per new push, and is healthy again on a success', async () => {
+    const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
+    const directId = await newDirect(app, alice, bob);
+    const bobSub = await subscribe(bob);
+    await db.query(`UPDATE push_subscriptions SET failures_in_a_row = 30, failing_since = now() - interval '26 hours' WHERE id = $1`, [bobSub.id]);
+    service.answer = (subscription) => (bobSub.endpoint.endsWith(subscription) ? 503 : 201);
+    const given = await send(app, alice, directId, 'to a push service that has been down for a day');
+    await expect.poll(() => service.of(bobSub.endpoint).map((push) => [push.payload.id, push.answered]), { timeout: 5000 }).toEqual([[given.id, 503]]);
+    // Dropped, not retried: no job of its own, nothing waiting.
+    await settle();
+    expect(service.of(bobSub.endpoint)).toHaveLength(1);
+    const left = await db.query(
+      `SELECT (SELECT count(*)::int FROM push_deliveries WHERE subscription_id = $1) AS waiting,
+              (SELECT count(*)::int FROM graphile_worker._private_jobs WHERE key = 'push:' || $1) AS jobs`,
+      [bobSub.id],
+    );
+    expect(left.rows[0]).toEqual({ waiting: 0, jobs: 0 });
+
+    service.answer = () => 201;
+    const back = await send(app, alice, directId, 'it is back');
+    await expect.poll(() => service.of(bobSub.endpoint).map((push) => push.payload.id), { timeout: 5000 }).toEqual([given.id, back.id]);
+    await expect
+      .poll(async () => (await db.query(`SELECT failures_in_a_row, failing_since FROM push_subscriptions WHERE id = $1`, [bobSub.id])).rows[0], { timeout: 5000 })
+      .toEqual({ failures_in_a_row: 0, failing_since: null });
+  });
+
   it('gives no subscription a queue of the job queue: graphile-worker would lock its row on every job fetch, forever', async () => {
     const queues = await db.query(`SELECT count(*)::int AS n FROM graphile_worker._private_job_queues WHERE queue_name LIKE 'push:%'`);
     const pushed = await db.query(`SELECT count(*)::int AS n FROM push_subscriptions`);
