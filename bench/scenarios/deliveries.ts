@@ -321,7 +321,7 @@ async function pushes(ctx: BenchContext, db: pg.Client, pairs: Pair[], conversat
     return pushesRun;
   } finally {
     await db.query(`WITH gone AS (DELETE FROM push_subscriptions WHERE user_id = ANY ($1::bigint[])) UPDATE conversation_members SET push = false WHERE user_id = ANY ($1::bigint[])`, [botIds]);
-    await db.query(`DELETE FROM graphile_worker._private_jobs WHERE key LIKE 'push:%'`);
+    await db.query(`DELETE FROM graphile_worker._private_jobs WHERE key LIKE 'push%'`);
     await service.close();
   }
 }
