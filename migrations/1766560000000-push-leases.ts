@@ -69,8 +69,8 @@ function wakeJobs(withChoice: boolean): string {
     END $$`;
 }
 
-/** The web-push migration's trigger function, waking the subscriptions' jobs with `wake`. */
-function enqueuePushes(wake: string): string {
+/** The web-push migration's trigger function, waking the subscriptions' jobs with `wake` (also the push-shards migration's). */
+export function enqueuePushes(wake: string): string {
   return `
     CREATE OR REPLACE FUNCTION messages_enqueue_pushes() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { enqueuePushes } from './1766560000000-push-leases.js';
 
 /**
  * Pushes in two lanes, as webhooks are (see the webhook-shards migration).
@@ -30,32 +31,4 @@ export class PushShards1766570000000 implements MigrationInterface {
     await queryRunner.query(`DROP INDEX push_deliveries_shard_idx`);
     await queryRunner.query(`DROP FUNCTION push_shard(bigint)`);
   }
-}
-
-/** The web-push migration's trigger function, waking jobs with `wake`. */
-function enqueuePushes(wake: string): string {
-  return `
-    CREATE OR REPLACE FUNCTION messages_enqueue_pushes() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-      subscriptions text[];
-    BEGIN
-      WITH queued AS (
-        INSERT INTO push_deliveries (subscription_id, conversation_id, frame, urgent)
-        SELECT s.id, n.conversation_id,
-               json_build_object('type', 'message.created', 'id', n.id::text,
-                 'conversationId', n.conversation_id::text, 'seq', n.seq, 'changeSeq', n.change_seq),
-               c.type = 'direct' OR m.user_id = ANY (n.mentioned_user_ids)
-          FROM new_messages n
-          JOIN conversation_members m ON m.conversation_id = n.conversation_id AND m.push AND m.user_id <> n.sender_id
-          JOIN conversations c ON c.id = n.conversation_id
-          JOIN push_subscriptions s ON s.user_id = m.user_id
-         WHERE n.kind <> 'system'
-         ORDER BY n.conversation_id, n.seq, s.id
-        RETURNING subscription_id
-      ) SELECT array_agg(DISTINCT subscription_id::text) INTO subscriptions FROM queued;
-      IF subscriptions IS NOT NULL THEN
-        PERFORM ${wake};
-      END IF;
-      RETURN NULL;
-    END $$`;
 }

@@ -143,7 +143,7 @@ export class PushDeliverer {
    */
   private async runRetryLane(subscriptionId: string): Promise<void> {
     if (!(await this.pushes.lease(subscriptionId))) return;
-    // A run that throws is tried again by the queue, with its backoff.
+    // A run whose reads throw is tried again by the queue, with its backoff.
     let ended: Sending['ended'];
     try {
       const waiting = await this.pushes.waiting(subscriptionId, READ_BATCH);
@@ -185,10 +185,14 @@ export class PushDeliverer {
     };
     sending.finished = send().then(
       (ended) => void (sending.ended = ended),
-      (error: Error) => {
-        // What was sent is recorded, the lease let go, and the rest waits for the next run.
+      async (error: Error) => {
+        // Counted as a failed push, so that it is tried again with backoff rather than at once;
+        // what was sent is recorded all the same. Should even that fail, the sweep finds the rest.
         this.logger.warn(`Sending pushes to subscription ${subscriptionId} failed: ${error.message}`);
-        sending.ended = 'sent';
+        sending.ended = await this.failed(subscriptionId).then(
+          (scheduled) => (scheduled ? 'retrying' : 'sent'),
+          () => 'retrying' as const,
+        );
       },
     );
     return sending;

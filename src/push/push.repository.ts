@@ -5,9 +5,9 @@ import { RETRY_WINDOW_HOURS } from '../deliveries/retry-policy.js';
 import { JobQueue } from '../jobs/job-queue.js';
 
 /**
- * How long a run holds its subscription: longer than a run may take (PushDeliverer stops
- * starting pushes after SENDING_MAX_MS, and one takes at most 10 s), so that only an instance that
- * died lets it lapse.
+ * How long a run holds its subscription: longer than a run may take (PushDeliverer starts no
+ * push after SENDING_MAX_MS, and one takes at most 10 s), so that only an instance that died
+ * lets it lapse.
  */
 const LEASE_SECONDS = 60;
 
@@ -116,9 +116,10 @@ export class PushRepository {
          UPDATE push_subscriptions s SET busy_until = now() + make_interval(secs => ${LEASE_SECONDS})
           WHERE s.id IN (
                   SELECT s.id FROM waiting w JOIN push_subscriptions s ON s.id = w.id
-                   WHERE NOT ${RETRYING}
-                     AND (s.busy_until IS NULL OR s.busy_until < now())
+                   WHERE NOT ${RETRYING} AND (s.busy_until IS NULL OR s.busy_until < now())
                    LIMIT $2)
+            -- Again on the row as it is when locked: a run of the retry lane may have leased it since.
+            AND NOT ${RETRYING} AND (s.busy_until IS NULL OR s.busy_until < now())
          RETURNING s.id, s.user_id, s.endpoint, s.p256dh, s.auth
        )
        SELECT d.id::text, l.id::text AS "subscriptionId", d.conversation_id::text AS "conversationId", d.frame::text AS frame,
@@ -136,8 +137,7 @@ export class PushRepository {
   /**
    * Records a shard run's subscriptions in one statement: forgets the pushes done with (sent,
    * superseded or not needed), marks healthy those the push service took one from, and lets
-   * the leases go. Job bookkeeping: should PostgreSQL crash
-   * and lose it, the pushes go once more.
+   * the leases go. Job bookkeeping: should PostgreSQL crash and lose it, the pushes go once more.
    */
   async recordShardRun(doneIds: readonly string[], subscriptionIds: readonly string[], succeededIds: readonly string[]): Promise<void> {
     if (subscriptionIds.length === 0) return;
