@@ -234,6 +234,33 @@ describe('Web Push', () => {
     }
   });
 
+  it('a push service that does not answer holds up no other subscription, even of its shard', async () => {
+    const alice = await newUser(app, 'alice');
+    // Seventeen subscriptions over sixteen shards: the stuck one shares its shard with another.
+    const members = await Promise.all(Array.from({ length: 17 }, (_, i) => newUser(app, `member${i}`)));
+    const subscriptions = await Promise.all(members.map((member) => subscribe(member)));
+    const [stuck, ...others] = subscriptions;
+    let letGo = () => undefined as void;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    service.hold = (subscription) => (stuck.endpoint.endsWith(subscription) ? held : Promise.resolve());
+    try {
+      const groupId = await newGroup(app, alice, members);
+      const first = await send(app, alice, groupId, 'one');
+      await expect.poll(() => service.of(stuck.endpoint).length, { timeout: 5000 }).toBe(1);
+      // The stuck push is still in flight (it would give up after 10 s); the others' next push goes meanwhile.
+      const second = await send(app, alice, groupId, 'two');
+      await expect
+        .poll(() => others.filter((sub) => service.of(sub.endpoint).some((push) => push.payload.id === second.id)).length, { timeout: 5000 })
+        .toBe(16);
+      expect(service.of(stuck.endpoint).map((push) => push.payload.id)).toEqual([first.id]);
+      letGo();
+      await expect.poll(() => service.of(stuck.endpoint).map((push) => push.payload.id), { timeout: 5000 }).toEqual([first.id, second.id]);
+    } finally {
+      service.hold = async () => undefined;
+      letGo();
+    }
+  });
+
   it('a subscription failing for longer than the retry window is tried once per new push, and is healthy again on a success', async () => {
     const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
     const directId = await newDirect(app, alice, bob);
