@@ -1,7 +1,17 @@
+import { readdir } from 'node:fs/promises';
 import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DataSource } from 'typeorm';
+
+/** prom-client's default metrics that cost a scrape time in proportion to the open sockets. */
+const SCRAPED_BY_WALKING_EVERY_HANDLE = [
+  'process_open_fds',
+  'nodejs_active_handles',
+  'nodejs_active_handles_total',
+  'nodejs_active_resources',
+  'nodejs_active_resources_total',
+];
 
 /** What `pg`'s Pool exposes about its connections. */
 interface PoolLike {
@@ -105,6 +115,22 @@ export class Metrics {
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
+    // These walk every handle, or read /proc/self/fd, synchronously on each scrape: with 15,000
+    // sockets a scrape held the event loop for 180 ms, and every frame and request waited behind
+    // it (bench/HISTORY.md, 2026-12-07 19:09). Handles are mostly sockets, which
+    // parley_ws_connections counts; the open descriptors are read off the event loop instead.
+    for (const name of SCRAPED_BY_WALKING_EVERY_HANDLE) this.registry.removeSingleMetric(`parley_${name}`);
+    if (process.platform === 'linux') {
+      new Gauge({
+        name: 'parley_process_open_fds',
+        help: 'Number of open file descriptors.',
+        registers: [this.registry],
+        async collect() {
+          const descriptors = await readdir('/proc/self/fd').catch(() => undefined);
+          if (descriptors) this.set(descriptors.length);
+        },
+      });
+    }
   }
 
   /** Where the open-connections gauge reads its value (the gateway's registry of sockets). */
