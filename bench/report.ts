@@ -478,6 +478,15 @@ function liveSignalRows(l: LiveSignalsResult, quick: boolean): Row[] {
       target: 'p99 ≤ 50 ms',
       met: l.typingMs.count > 0 && l.typingMs.p99 <= 50,
     },
+    ...(l.eventLoopDelayMs
+      ? [
+          {
+            figure: '  … event loops running late over that window, p99 / max: server(s); the harness',
+            measured: `${l.eventLoopDelayMs.servers.map((d) => `${ms(d.p99)} / ${ms(d.max)}`).join(', ')} ms; ${ms(l.eventLoopDelayMs.harness.p99)} / ${ms(l.eventLoopDelayMs.harness.max)} ms`,
+            target: '',
+          },
+        ]
+      : []),
     ...(l.typingWithSendersMs
       ? [{ figure: `  … while the closed-loop K=${l.baseline?.senders ?? 16} sender also runs`, measured: lat(l.typingWithSendersMs), target: '' }]
       : []),

@@ -333,6 +333,9 @@ export interface MetricsSample {
   /** parley_typing_frames_total by outcome. */
   typingPassed: number;
   typingLimited: number;
+  /** The event loop's delay since the last scrape (prom-client resets it on each), p99 and max, ms. */
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
   present: boolean;
 }
 
@@ -348,6 +351,8 @@ export async function scrapeMetrics(server: ServerInstance): Promise<MetricsSamp
     presenceAnnouncements: 0,
     typingPassed: 0,
     typingLimited: 0,
+    eventLoopDelayP99Ms: 0,
+    eventLoopDelayMaxMs: 0,
     present: false,
   };
   const result = await server.http.request('GET', '/metrics', METRICS_TOKEN).catch(() => undefined);
@@ -375,6 +380,10 @@ export async function scrapeMetrics(server: ServerInstance): Promise<MetricsSamp
       sample.typingPassed += value;
     } else if (series.startsWith('parley_typing_frames_total') && series.includes('outcome="limited"')) {
       sample.typingLimited += value;
+    } else if (series.startsWith('parley_nodejs_eventloop_lag_p99_seconds')) {
+      sample.eventLoopDelayP99Ms = value * 1000;
+    } else if (series.startsWith('parley_nodejs_eventloop_lag_max_seconds')) {
+      sample.eventLoopDelayMaxMs = value * 1000;
     }
   }
   return sample;

@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { ErrorCounter, sleep, summarize, type Summary } from '../clients.js';
@@ -58,6 +58,12 @@ export interface LiveSignalsResult {
   presenceAnnouncementsPerSecond?: number;
   typingPassedPerSecond?: number;
   typingLimited?: number;
+  /**
+   * How late each event loop ran what was due, over the load-alone window, p99 and max in ms:
+   * each server's (its /metrics) and the harness's own. A typing frame's measured delivery
+   * holds both: the harness stamps it when its loop gets to it.
+   */
+  eventLoopDelayMs?: { servers: { p99: number; max: number }[]; harness: { p99: number; max: number } };
   /** INFO stats total_commands_processed, over the window (only with Redis; everything on it counts). */
   redisCommandsPerSecond?: number;
   connects: number;
@@ -323,9 +329,18 @@ export async function liveSignals(
     const counts = { typing: signals.typingReceived, presence: signals.presenceReceived, sent: typingSent, connects, disconnects };
     signals.window = { from: before.at, typingMs: [] };
     cpuEnd = measureCpu(serverPids);
+    const harnessDelay = monitorEventLoopDelay({ resolution: 10 });
+    harnessDelay.enable();
     await sleep(ctx.quick ? 5000 : LOAD_WINDOW_MS);
+    harnessDelay.disable();
     result.windowCpu.loadAlone = cpuEnd();
     const after = { at: performance.now(), metrics: await scrapeAll(options.servers), redis: await redisCommands(redis) };
+    if (after.metrics.some((sample) => sample.present)) {
+      result.eventLoopDelayMs = {
+        servers: after.metrics.map((sample) => ({ p99: sample.eventLoopDelayP99Ms, max: sample.eventLoopDelayMaxMs })),
+        harness: { p99: harnessDelay.percentile(99) / 1e6, max: harnessDelay.max / 1e6 },
+      };
+    }
     const typingMs = signals.window.typingMs;
     const seconds = (after.at - before.at) / 1000;
     const delta = (key: 'presenceAnnouncements' | 'typingPassed' | 'typingLimited') =>
