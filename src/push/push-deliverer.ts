@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { checkDestination, DestinationRefused, type DestinationRules } from '../deliveries/destination.js';
 import { postTo } from '../deliveries/pinned-post.js';
 import { FORGOTTEN_AFTER_SECONDS, retryDelayMs } from '../deliveries/retry-policy.js';
+import { runShardRounds, type Sending } from '../deliveries/shard-rounds.js';
 import { JobQueue } from '../jobs/job-queue.js';
 import { PresenceStore } from '../presence/presence-store.js';
 import { PushRepository, type WaitingPush } from './push.repository.js';
@@ -17,34 +18,18 @@ const TTL_SECONDS = 24 * 60 * 60;
 const READ_BATCH = 100;
 /** Subscriptions a shard run takes per round. */
 const SHARD_SUBSCRIPTIONS = 200;
-/**
- * A shard run takes, sends and records in rounds this far apart while pushes keep coming, so
- * that each round carries what came meanwhile, and hands on to a new job after SHARD_RUN_MS so
- * that other jobs get a turn (as the webhooks' shard runs do).
- */
-const SHARD_ROUND_EVERY_MS = 50;
-const SHARD_RUN_MS = 2000;
-/**
- * How long a shard run waits for its subscriptions' pushes. One still sending then goes on on
- * its own, its subscription leased meanwhile: a slow push service holds up its own pushes and no
- * one else's.
- */
-const SHARD_RUN_WAIT_MS = 1000;
 /** A subscription's sending starts no push after this long (each takes at most 10 s), within its 60 s lease. */
 const SENDING_MAX_MS = 30_000;
 
 /** One subscription's waiting pushes being sent: the newest of each conversation, in turn. */
-interface Sending {
+interface PushSending extends Sending {
   subscriptionId: string;
   /** Pushes done with: sent, superseded by a newer one of their conversation, or not needed. */
-  done: string[];
+  doneWith: string[];
   /** Whether the push service took at least one. */
   succeeded: boolean;
-  /** Set when a shard run stops waiting: the push in flight ends, and no other is started. */
-  stop: boolean;
   /** How it ended: `retrying` (a retry is scheduled), `gone` (the subscription was removed), or `sent` (the rest). */
   ended?: 'sent' | 'retrying' | 'gone';
-  finished: Promise<void>;
 }
 
 /**
@@ -86,37 +71,25 @@ export class PushDeliverer {
   /** Pushes left waiting with no job to send them get one (see PushRepository.wakeForgotten). */
   readonly wakeForgotten: () => Promise<void>;
 
-  private async runShard(shard: number): Promise<void> {
-    const started = performance.now();
-    while (performance.now() - started < SHARD_RUN_MS) {
-      const roundStarted = performance.now();
-      const taken = await this.pushes.takeShard(shard, SHARD_SUBSCRIPTIONS, READ_BATCH);
-      if (taken.length === 0) return;
-      const bySubscription = groupBy(taken, (push) => push.subscriptionId);
-      const presence = await this.presence.lookup([...new Set(taken.map((push) => push.userId))]);
-      const sendings = [...bySubscription.values()].map((waiting) => this.sendAll(waiting, presence.get(waiting[0].userId)?.online ?? false));
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all(sendings.map((sending) => sending.finished)),
-        new Promise((resolve) => (timer = setTimeout(resolve, SHARD_RUN_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
-
-      const ended = sendings.filter((sending) => sending.ended);
-      await this.recordShardRun(ended);
-      for (const sending of sendings.filter((sending) => !sending.ended)) {
-        sending.stop = true;
-        this.jobs.outlive(this.finishLeft(shard, sending));
-      }
-      const pause = SHARD_ROUND_EVERY_MS - (performance.now() - roundStarted);
-      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
-    }
-    // Still busy: a new job goes on, after others had their turn.
-    await this.pushes.wakeShard(shard);
+  private runShard(shard: number): Promise<void> {
+    return runShardRounds<PushSending>({
+      start: async () => {
+        const taken = await this.pushes.takeShard(shard, SHARD_SUBSCRIPTIONS, READ_BATCH);
+        if (taken.length === 0) return [];
+        const presence = await this.presence.lookup([...new Set(taken.map((push) => push.userId))]);
+        return [...groupBy(taken, (push) => push.subscriptionId).values()].map((waiting) =>
+          this.sendAll(waiting, presence.get(waiting[0].userId)?.online ?? false),
+        );
+      },
+      record: (ended) => this.recordShardRun(ended),
+      finishLeft: (sending) => this.finishLeft(shard, sending),
+      handOn: () => this.pushes.wakeShard(shard),
+      outlive: (work) => this.jobs.outlive(work),
+    });
   }
 
   /** What a shard run left sending, once it ends: recorded, its lease let go, and the shard woken for what waits. */
-  private async finishLeft(shard: number, sending: Sending): Promise<void> {
+  private async finishLeft(shard: number, sending: PushSending): Promise<void> {
     await sending.finished;
     try {
       await this.recordShardRun([sending]);
@@ -127,9 +100,9 @@ export class PushDeliverer {
     }
   }
 
-  private recordShardRun(sendings: readonly Sending[]): Promise<void> {
+  private recordShardRun(sendings: readonly PushSending[]): Promise<void> {
     return this.pushes.recordShardRun(
-      sendings.flatMap((sending) => sending.done),
+      sendings.flatMap((sending) => sending.doneWith),
       sendings.map((sending) => sending.subscriptionId),
       sendings.filter(tookOne).map((sending) => sending.subscriptionId),
     );
@@ -144,7 +117,7 @@ export class PushDeliverer {
   private async runRetryLane(subscriptionId: string): Promise<void> {
     if (!(await this.pushes.lease(subscriptionId))) return;
     // A run whose reads throw is tried again by the queue, with its backoff.
-    let ended: Sending['ended'];
+    let ended: PushSending['ended'];
     try {
       const waiting = await this.pushes.waiting(subscriptionId, READ_BATCH);
       if (waiting.length === 0) return;
@@ -152,7 +125,7 @@ export class PushDeliverer {
       const sending = this.sendAll(waiting, online);
       await sending.finished;
       ended = sending.ended;
-      if (ended !== 'gone') await this.pushes.done(subscriptionId, sending.done, tookOne(sending));
+      if (ended !== 'gone') await this.pushes.done(subscriptionId, sending.doneWith, tookOne(sending));
     } finally {
       const { waiting, retrying } = await this.pushes.release(subscriptionId);
       if (waiting && ended === 'sent') await (retrying ? this.pushes.retryLater(subscriptionId, 0) : this.pushes.wakeShardOf(subscriptionId));
@@ -160,12 +133,12 @@ export class PushDeliverer {
   }
 
   /** Sends the newest waiting push of each conversation, in turn, until one fails or it is told to stop. */
-  private sendAll(waiting: readonly WaitingPush[], online: boolean): Sending {
+  private sendAll(waiting: readonly WaitingPush[], online: boolean): PushSending {
     const subscriptionId = waiting[0].subscriptionId;
-    const sending: Sending = { subscriptionId, done: [], succeeded: false, stop: false, finished: Promise.resolve() };
-    const send = async (): Promise<Sending['ended']> => {
+    const sending: PushSending = { subscriptionId, doneWith: [], succeeded: false, done: false, stop: false, finished: Promise.resolve() };
+    const send = async (): Promise<PushSending['ended']> => {
       if (online) {
-        sending.done.push(...waiting.map((push) => push.id));
+        sending.doneWith.push(...waiting.map((push) => push.id));
         return 'sent';
       }
       const started = performance.now();
@@ -178,23 +151,25 @@ export class PushDeliverer {
           return 'gone';
         }
         if (outcome === 'retry') return (await this.failed(subscriptionId)) ? 'retrying' : 'sent';
-        sending.done.push(...superseded, newest.id);
+        sending.doneWith.push(...superseded, newest.id);
         sending.succeeded ||= outcome === 'sent';
       }
       return 'sent';
     };
-    sending.finished = send().then(
-      (ended) => void (sending.ended = ended),
-      async (error: Error) => {
+    sending.finished = send()
+      .catch(async (error: Error) => {
         // Counted as a failed push, so that it is tried again with backoff rather than at once;
         // what was sent is recorded all the same. Should even that fail, the sweep finds the rest.
         this.logger.warn(`Sending pushes to subscription ${subscriptionId} failed: ${error.message}`);
-        sending.ended = await this.failed(subscriptionId).then(
+        return this.failed(subscriptionId).then(
           (scheduled) => (scheduled ? 'retrying' : 'sent'),
           () => 'retrying' as const,
         );
-      },
-    );
+      })
+      .then((ended) => {
+        sending.ended = ended;
+        sending.done = true;
+      });
     return sending;
   }
 
@@ -239,7 +214,7 @@ export class PushDeliverer {
 }
 
 /** Whether the push service took a push and none failed after it: the subscription is healthy. */
-function tookOne(sending: Sending): boolean {
+function tookOne(sending: PushSending): boolean {
   return sending.succeeded && sending.ended === 'sent';
 }
 

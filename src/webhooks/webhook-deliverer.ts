@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { JobQueue } from '../jobs/job-queue.js';
 import { checkDestination, DestinationRefused, type Destination, type DestinationRules } from '../deliveries/destination.js';
 import { FORGOTTEN_AFTER_SECONDS, retryDelayMs } from '../deliveries/retry-policy.js';
+import { runShardRounds, type Sending } from '../deliveries/shard-rounds.js';
 import { postFrame } from './webhook-post.js';
 import { WebhooksRepository, type ShardDelivery, type WaitingDelivery } from './webhooks.repository.js';
 
@@ -13,28 +14,13 @@ const READ_BATCH = 50;
 const RUN_MAX = 500;
 /** A retry-lane run renews its 60 s lease when this old: a request in flight takes at most 10 s. */
 const RETRY_LEASE_RENEW_MS = 20_000;
-/**
- * A shard run reads, sends and records in rounds this far apart while frames keep coming, so that
- * each round carries what came meanwhile (a round per frame cost a job and four statements each),
- * and hands on to a new job after SHARD_RUN_MS so that other jobs get a turn.
- */
-const SHARD_ROUND_EVERY_MS = 50;
-const SHARD_RUN_MS = 2000;
-/**
- * How long a shard run waits for its bots' requests. One still in flight then is left to end on
- * its own, its bot leased meanwhile: a slow receiver holds up its own frames and no one else's.
- */
-const SHARD_RUN_WAIT_MS = 1000;
-
 /** One bot's frames in a shard run: sent in order, stopping at the first failure or when told to. */
-interface BotSending {
+interface BotSending extends Sending {
   botId: string;
   delivered: string[];
+  /** How many of `delivered` the round recorded (the rest are recorded when the sending ends). */
+  recorded: number;
   failure?: { delivery: WaitingDelivery; error: string };
-  /** Set when the run stops waiting: the request in flight ends, and no other is started. */
-  stop: boolean;
-  done: boolean;
-  finished: Promise<void>;
 }
 
 /**
@@ -69,41 +55,28 @@ export class WebhookDeliverer {
   /** Frames left waiting with no job to send them get one (see WebhooksRepository.wakeForgotten). */
   readonly wakeForgotten: () => Promise<void>;
 
-  private async runShard(shard: number): Promise<void> {
-    const started = performance.now();
-    while (performance.now() - started < SHARD_RUN_MS) {
-      const roundStarted = performance.now();
-      const waiting = await this.webhooks.shardWaiting(shard, READ_BATCH);
-      if (waiting.length === 0) return;
-      const sendings = [...groupByBot(waiting).values()].map((frames) => this.sendInOrder(frames));
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all(sendings.map((sending) => sending.finished)),
-        new Promise((resolve) => (timer = setTimeout(resolve, SHARD_RUN_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
-
-      const inFlight = sendings.filter((sending) => !sending.done);
-      const recorded = new Map(sendings.map((sending) => [sending, sending.delivered.length]));
-      // A failed bot keeps its lease (none) until `failed` moves it to the retry lane.
-      await this.webhooks.recordShardRun(
-        sendings.map((sending) => ({ botId: sending.botId, delivered: sending.delivered.slice(), leased: !sending.done })),
-      );
-      for (const sending of sendings) if (sending.done && sending.failure) await this.failed(sending.botId, sending.failure.delivery, sending.failure.error);
-      for (const sending of inFlight) {
-        sending.stop = true;
-        this.jobs.outlive(this.finishLeft(sending, recorded.get(sending)!));
-      }
-      const pause = SHARD_ROUND_EVERY_MS - (performance.now() - roundStarted);
-      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
-    }
-    // Still busy: a new job goes on, after others had their turn.
-    await this.webhooks.wakeShard(shard);
+  private runShard(shard: number): Promise<void> {
+    return runShardRounds<BotSending>({
+      start: async () => [...groupByBot(await this.webhooks.shardWaiting(shard, READ_BATCH)).values()].map((frames) => this.sendInOrder(frames)),
+      record: async (ended, sending) => {
+        // Those still sending keep their bot leased; a failed bot keeps its lease (none) until
+        // `failed` moves it to the retry lane.
+        for (const bot of sending) bot.recorded = bot.delivered.length;
+        await this.webhooks.recordShardRun([
+          ...ended.map((bot) => ({ botId: bot.botId, delivered: bot.delivered, leased: false })),
+          ...sending.map((bot) => ({ botId: bot.botId, delivered: bot.delivered.slice(), leased: true })),
+        ]);
+        for (const bot of ended) if (bot.failure) await this.failed(bot.botId, bot.failure.delivery, bot.failure.error);
+      },
+      finishLeft: (sending) => this.finishLeft(sending),
+      handOn: () => this.webhooks.wakeShard(shard),
+      outlive: (work) => this.jobs.outlive(work),
+    });
   }
 
   /** Sends one bot's frames of a shard run, in order, until one fails or the run says stop. */
   private sendInOrder(frames: ShardDelivery[]): BotSending {
-    const sending: BotSending = { botId: frames[0].botId, delivered: [], stop: false, done: false, finished: Promise.resolve() };
+    const sending: BotSending = { botId: frames[0].botId, delivered: [], recorded: 0, stop: false, done: false, finished: Promise.resolve() };
     sending.finished = (async () => {
       let destination: Destination | undefined;
       for (const delivery of frames) {
@@ -127,10 +100,10 @@ export class WebhookDeliverer {
    * What a shard run left in flight, once it ends: its delivery recorded and the lease let go,
    * or the failure recorded (which lets it go), and the shard woken for what the bot has waiting.
    */
-  private async finishLeft(sending: BotSending, alreadyRecorded: number): Promise<void> {
+  private async finishLeft(sending: BotSending): Promise<void> {
     await sending.finished;
     try {
-      const delivered = sending.delivered.slice(alreadyRecorded);
+      const delivered = sending.delivered.slice(sending.recorded);
       await this.webhooks.recordShardRun([{ botId: sending.botId, delivered, leased: sending.failure !== undefined }]);
       if (sending.failure) return await this.failed(sending.botId, sending.failure.delivery, sending.failure.error);
       await this.webhooks.wakeShards([sending.botId]);
