@@ -11,7 +11,7 @@ const SHARD_RUN_MS = 2000;
  * How long a round waits for its destinations. One still sending then is left to end on its
  * own, its destination leased meanwhile: a slow one holds up its own deliveries and no one else's.
  */
-export const SHARD_RUN_WAIT_MS = 1000;
+const SHARD_RUN_WAIT_MS = 1000;
 
 /** One destination's deliveries in a round. */
 export interface Sending {
