@@ -60,6 +60,11 @@ export class Batcher<In, Out> {
     this.keyOf = options.maxInFlight > 1 ? options.keyOf : undefined;
   }
 
+  /** Batches running now. */
+  get running(): number {
+    return this.inFlight;
+  }
+
   submit(input: In): Promise<Out> {
     return new Promise((resolve, reject) => {
       const key = this.keyOf?.(input);

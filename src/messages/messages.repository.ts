@@ -121,9 +121,8 @@ const READ_BATCH_MAX = 128;
 export class MessagesRepository {
   private readonly sends: Batcher<SendInput, SentMessage | undefined>;
   private readonly reads: Batcher<{ caller: Caller; messageId: string }, MessageRow | undefined>;
-  /** Send statements started, and running: for the trace. */
-  private sendBatches = 0;
-  private sendBatchesRunning = 0;
+  /** Send statements traced so far: each traced send names its statement by this. */
+  private tracedBatches = 0;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -191,21 +190,17 @@ export class MessagesRepository {
   }
 
   private async insertBatch(inputs: SendInput[], runner: DataSource | EntityManager = this.dataSource): Promise<(SentMessage | undefined)[]> {
-    const batch = ++this.sendBatches;
-    const running = ++this.sendBatchesRunning;
-    try {
-      // Stamped only while tracing (SEND_TRACE_FILE): nothing more on the send path otherwise.
-      if (!inputs.some((input) => input.timeline)) return await this.runSendBatch(inputs, runner);
-      const cut = performance.now();
-      const sent = await this.runSendBatch(inputs, runner);
-      const answered = performance.now();
-      for (const { timeline } of inputs) {
-        if (timeline) Object.assign(timeline, { batch, batchSize: inputs.length, batchesRunning: running, cut, answered });
-      }
-      return sent;
-    } finally {
-      this.sendBatchesRunning--;
+    // Stamped only while tracing (SEND_TRACE_FILE): nothing more on the send path otherwise.
+    if (!inputs.some((input) => input.timeline)) return this.runSendBatch(inputs, runner);
+    const batch = ++this.tracedBatches;
+    const running = this.sends.running;
+    const cut = performance.now();
+    const sent = await this.runSendBatch(inputs, runner);
+    const answered = performance.now();
+    for (const { timeline } of inputs) {
+      if (timeline) Object.assign(timeline, { batch, batchSize: inputs.length, batchesRunning: running, cut, answered });
     }
+    return sent;
   }
 
   private async runSendBatch(inputs: SendInput[], runner: DataSource | EntityManager): Promise<(SentMessage | undefined)[]> {

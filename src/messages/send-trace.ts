@@ -40,10 +40,6 @@ export class SendTrace implements OnApplicationShutdown {
     this.out = config.sendTraceFile ? createWriteStream(config.sendTraceFile, { flags: 'a' }) : undefined;
   }
 
-  get enabled(): boolean {
-    return this.out !== undefined;
-  }
-
   /** Starts a timeline when a send arrives and writes it out once its reply has gone. */
   attach(fastify: FastifyInstance): void {
     if (!this.out) return;

@@ -180,9 +180,7 @@ describe('Web Push', () => {
     const [alice, bob] = [await newUser(app, 'alice'), await newUser(app, 'bob')];
     const [firstId, secondId] = [await newDirect(app, alice, bob), await newGroup(app, alice, [bob])];
     const bobSub = await subscribe(bob);
-    let letGo = () => undefined as void;
-    const held = new Promise<void>((resolve) => (letGo = resolve));
-    service.hold = (subscription) => (bobSub.endpoint.endsWith(subscription) ? held : Promise.resolve());
+    const letGo = service.holdAnswers(bobSub.endpoint);
     try {
       const first = await send(app, alice, firstId, 'while the push service is slow');
       await expect.poll(() => service.of(bobSub.endpoint).length, { timeout: 5000 }).toBe(1);
@@ -195,7 +193,6 @@ describe('Web Push', () => {
       await settle();
       expect(service.of(bobSub.endpoint)).toHaveLength(2);
     } finally {
-      service.hold = async () => undefined;
       letGo();
     }
   });
@@ -240,9 +237,7 @@ describe('Web Push', () => {
     const members = await Promise.all(Array.from({ length: 17 }, (_, i) => newUser(app, `member${i}`)));
     const subscriptions = await Promise.all(members.map((member) => subscribe(member)));
     const [stuck, ...others] = subscriptions;
-    let letGo = () => undefined as void;
-    const held = new Promise<void>((resolve) => (letGo = resolve));
-    service.hold = (subscription) => (stuck.endpoint.endsWith(subscription) ? held : Promise.resolve());
+    const letGo = service.holdAnswers(stuck.endpoint);
     try {
       const groupId = await newGroup(app, alice, members);
       const first = await send(app, alice, groupId, 'one');
@@ -256,7 +251,6 @@ describe('Web Push', () => {
       letGo();
       await expect.poll(() => service.of(stuck.endpoint).map((push) => push.payload.id), { timeout: 5000 }).toEqual([first.id, second.id]);
     } finally {
-      service.hold = async () => undefined;
       letGo();
     }
   });

@@ -26,8 +26,8 @@ export class PushService {
   private readonly server: Server;
   private readonly browsers = new Map<string, { ecdh: ECDH; auth: Buffer }>();
   answer: (subscription: string, index: number) => number = () => 201;
-  /** Resolved before a push is answered (once received and checked): a slow push service. */
-  hold: (subscription: string) => Promise<void> = async () => undefined;
+  /** Resolved before a push is answered (once received and checked): see holdAnswers. */
+  private hold: (subscription: string) => Promise<void> = async () => undefined;
 
   constructor(private readonly vapidPublicKey: string) {
     this.server = createServer((request, response) => {
@@ -67,6 +67,21 @@ export class PushService {
     const auth = randomBytes(16);
     this.browsers.set(name, { ecdh, auth });
     return { endpoint: `${this.url}/push/${name}`, expirationTime: null, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } };
+  }
+
+  /**
+   * Holds the answers to `endpoint`'s pushes (received and recorded, not answered) until the
+   * function returned is called: a push service that does not answer, for the time being.
+   */
+  holdAnswers(endpoint: string): () => void {
+    let release = () => undefined as void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const name = endpoint.split('/').pop();
+    this.hold = (subscription) => (subscription === name ? held : Promise.resolve());
+    return () => {
+      this.hold = async () => undefined;
+      release();
+    };
   }
 
   of(endpoint: string): Push[] {
