@@ -15,8 +15,9 @@ const RELAY_BATCH = 500;
 /**
  * Closes the gap between a send's commit and its publish. Every statement that stores messages
  * leaves an outbox row in its transaction (the fanout-outbox migration). The instance that sent
- * them clears the row after it has published their frames; any live instance relays a row still
- * there after RELAY_AFTER_MS (its sender died, or could not reach the database to clear it). So
+ * them clears the row once their frames have reached every instance (with Redis: once Redis took
+ * them); any live instance relays a row still there after RELAY_AFTER_MS (its sender died, could
+ * not reach the database to clear it, or Redis did not take a frame). So
  * the members of a committed message hear of it within RELAY_AFTER_MS + RELAY_EVERY_MS wherever
  * they are connected, whatever became of its sender; a frame that comes twice is handed to each
  * connection once (DeliveredOnce).
@@ -39,9 +40,10 @@ export class FanoutRelay implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly messages: MessagesService,
     notifier: Notifier,
   ) {
-    // Every new message's frame, whichever path published it (a send, a system message, the
-    // relay itself): its statement's row, if it was the first of the statement, can go.
-    notifier.onPublish((_userIds, frame) => {
+    // Every new message's frame that reached every instance, whichever path published it (a
+    // send, a system message, the relay itself): its statement's row, if it was the first of
+    // the statement, can go. One Redis did not take keeps its row, and is relayed.
+    notifier.onReached((frame) => {
       if (frame.type === 'message.created') this.published.push(frame.id);
     });
   }
@@ -72,7 +74,7 @@ export class FanoutRelay implements OnApplicationBootstrap, OnApplicationShutdow
       total += relayed;
       if (relayed === 0) break;
     }
-    if (total > 0) this.logger.warn(`Relayed ${total} message frame(s) whose sender did not publish them`);
+    if (total > 0) this.logger.warn(`Relayed ${total} message frame(s) whose sender could not publish them to every instance`);
     return total;
   }
 

@@ -47,12 +47,18 @@ export class ChannelPubSub implements PubSubTransport {
     this.subscriber.on('message', (channel: string, payload: string) => events.message(channel, payload));
   }
 
-  publish(channels: readonly string[], payload: string): void {
+  publish(channels: readonly string[], payload: string): Promise<boolean> {
     const pipeline = this.publisher.pipeline();
     for (const channel of channels) pipeline.publish(channel, payload);
-    execAll(pipeline).then(
-      () => this.publishOutage.succeeded(),
-      (error: Error) => this.publishOutage.failed(error.message),
+    return execAll(pipeline).then(
+      () => {
+        this.publishOutage.succeeded();
+        return true;
+      },
+      (error: Error) => {
+        this.publishOutage.failed(error.message);
+        return false;
+      },
     );
   }
 

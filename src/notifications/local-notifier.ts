@@ -13,6 +13,7 @@ export class LocalNotifier extends Notifier {
   publish(userIds: readonly string[], frame: ServerFrame): void {
     this.beforePublish(userIds, frame);
     this.connections.deliver(userIds, frame);
+    this.reached(frame);
   }
 
   disconnectUser(userId: string, code: number, reason: string): void {

@@ -8,6 +8,7 @@ import type { ServerFrame } from './frames.js';
 export abstract class Notifier {
   private readonly conversationListeners: ((conversationId: string) => void)[] = [];
   private readonly publishListeners: ((userIds: readonly string[], frame: ServerFrame) => void)[] = [];
+  private readonly reachListeners: ((frame: ServerFrame) => void)[] = [];
 
   /** Sends `frame` to every open connection of each user in `userIds`, wherever it is held. */
   abstract publish(userIds: readonly string[], frame: ServerFrame): void;
@@ -28,6 +29,21 @@ export abstract class Notifier {
    */
   onPublish(listener: (userIds: readonly string[], frame: ServerFrame) => void): void {
     this.publishListeners.push(listener);
+  }
+
+  /**
+   * `listener` hears of every frame published on this instance once it has reached every
+   * instance that may hold its users' connections: at once in one process; with Redis, once
+   * Redis took it. A frame Redis did not take is never reported (the fan-out outbox keeps its
+   * message's row then, and the frame is relayed).
+   */
+  onReached(listener: (frame: ServerFrame) => void): void {
+    this.reachListeners.push(listener);
+  }
+
+  /** Implementations call this once a published frame has reached every instance. */
+  protected reached(frame: ServerFrame): void {
+    for (const listener of this.reachListeners) listener(frame);
   }
 
   /** Implementations call this first in `publish`. */

@@ -16,10 +16,11 @@ export interface PubSubEvents {
  */
 export interface PubSubTransport {
   /**
-   * Publishes `payload` on every channel, pipelined, without waiting: while Redis cannot take
-   * it, it is dropped (the log says so once per outage).
+   * Publishes `payload` on every channel, pipelined: while Redis cannot take it, it is dropped
+   * (the log says so once per outage). Resolves true once Redis took it on every channel, false
+   * if it did not; never rejects. Callers need not wait.
    */
-  publish(channels: readonly string[], payload: string): void;
+  publish(channels: readonly string[], payload: string): Promise<boolean>;
   /** Resolves once payloads published on `channel` reach this instance. */
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): void;

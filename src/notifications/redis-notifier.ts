@@ -52,7 +52,7 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
     const encoded = Buffer.from(data);
     const newMessageId = newMessageOf(frame);
     for (const userId of userIds) this.connections.deliverSerialized(userId, encoded, newMessageId);
-    this.send(userIds, `${this.instanceId}|${newMessageId ?? ''}|${data}`);
+    void this.send(userIds, `${this.instanceId}|${newMessageId ?? ''}|${data}`).then((tookIt) => tookIt && this.reached(frame));
   }
 
   disconnectUser(userId: string, code: number, reason: string): void {
@@ -90,9 +90,10 @@ export class RedisNotifier extends Notifier implements OnApplicationShutdown {
     this.transport.close();
   }
 
-  private send(userIds: readonly string[], payload: string): void {
-    if (userIds.length === 0) return;
-    this.transport.publish(userIds.map((userId) => this.prefix + userId), payload);
+  /** Publishes `payload` to the users' channels; whether Redis took it (see PubSubTransport.publish). */
+  private send(userIds: readonly string[], payload: string): Promise<boolean> {
+    if (userIds.length === 0) return Promise.resolve(true);
+    return this.transport.publish(userIds.map((userId) => this.prefix + userId), payload);
   }
 
   /** Subscriptions were lost and are back: frames published meanwhile may never have arrived. */

@@ -112,7 +112,7 @@ export class ShardedPubSub implements PubSubTransport {
     this.cluster.on('refresh', () => this.checkSlots());
   }
 
-  publish(channels: readonly string[], payload: string): void {
+  publish(channels: readonly string[], payload: string): Promise<boolean> {
     // A cluster pipeline must stay on one master (and its replicas): one per master.
     const groups = new Map<string, string[]>();
     for (const channel of channels) {
@@ -121,17 +121,24 @@ export class ShardedPubSub implements PubSubTransport {
       if (members) members.push(channel);
       else groups.set(group, [channel]);
     }
-    for (const [group, members] of groups) {
+    const published = [...groups].map(([group, members]) => {
       const outage = this.outageOf(this.publishOutages, group.split(';')[0] || 'the cluster', (node) => ({
         down: `Redis publish failing for the channels of ${node}: frames for their users on other instances are dropped until it is back`,
         stillDown: `Redis publish still failing for the channels of ${node}`,
         back: `Redis publish working again for the channels of ${node}`,
       }));
-      this.publishTo(members, payload).then(
-        () => outage.succeeded(),
-        (error: Error) => outage.failed(error.message),
+      return this.publishTo(members, payload).then(
+        () => {
+          outage.succeeded();
+          return true;
+        },
+        (error: Error) => {
+          outage.failed(error.message);
+          return false;
+        },
       );
-    }
+    });
+    return Promise.all(published).then((each) => each.every(Boolean));
   }
 
   subscribe(channel: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { TestApp } from '../support/app.js';
@@ -290,6 +291,16 @@ describe('losing an instance or Redis', () => {
       const during = await send(asApp(one), alice, conversationId, 'during the outage');
       await aliceOnOne.next(forMessage(during.id, 'message.created'));
       expect(await bobOnTwo.collect(forMessage(during.id), 300)).toEqual([]);
+      // Redis did not take its frame: the message's outbox row stays for the relay (its sender
+      // clears a row within 100 ms of a frame Redis took).
+      const db = new pg.Client({ connectionString: inject('databaseUrl') });
+      await db.connect();
+      try {
+        const rows = await db.query(`SELECT count(*)::int AS n FROM fanout_outbox WHERE $1::bigint = ANY (message_ids)`, [during.id]);
+        expect(rows.rows[0].n).toBe(1);
+      } finally {
+        await db.end();
+      }
       // Each send fails to publish, and each connection retries several times a second: the log
       // says so once per outage, not once per send or attempt.
       for (let i = 0; i < 20; i++) await send(asApp(one), alice, conversationId, `also during the outage ${i}`);
