@@ -2,10 +2,12 @@ import { performance } from 'node:perf_hooks';
 
 /**
  * A shard run takes, sends and records in rounds this far apart while work keeps coming, so that
- * each round carries what came meanwhile (a round per frame cost a job and four statements
- * each), and hands on to a new job after SHARD_RUN_MS so that other jobs get a turn.
+ * each round carries what came meanwhile, and hands on to a new job after SHARD_RUN_MS so that
+ * other jobs get a turn. A round costs a read and a record whatever it carries: the gap is the
+ * longest a delivery waits under load, traded for fewer of those statements (the measurements
+ * are in docs/performance.md). A run's first round is at once, so a quiet shard's wait is none.
  */
-const SHARD_ROUND_EVERY_MS = 50;
+const SHARD_ROUND_EVERY_MS = 200;
 const SHARD_RUN_MS = 2000;
 /**
  * How long a round waits for its destinations. One still sending then is left to end on its
