@@ -22,6 +22,7 @@ import { FanoutOutbox1766540000000 } from './1766540000000-fanout-outbox.js';
 import { ConversationListActivity1766550000000 } from './1766550000000-conversation-list-activity.js';
 import { PushLeases1766560000000 } from './1766560000000-push-leases.js';
 import { PushShards1766570000000 } from './1766570000000-push-shards.js';
+import { WakeJobsFastPath1766580000000 } from './1766580000000-wake-jobs-fast-path.js';
 
 export const migrations = [
   InitialSchema1763900000000,
@@ -47,4 +48,5 @@ export const migrations = [
   ConversationListActivity1766550000000,
   PushLeases1766560000000,
   PushShards1766570000000,
+  WakeJobsFastPath1766580000000,
 ];

@@ -87,6 +87,27 @@ describe.runIf(process.env.TEST_DATABASE_URL)('wake_jobs', () => {
     expect(all[1]).toMatchObject({ key: `${TASK}:d`, running: false });
   });
 
+  it('wakes keys in one call whatever their jobs are doing: a waiting one is left, a running one handed on, a new one added', async () => {
+    await waker.query(`SELECT wake_jobs($1, ARRAY['g', 'h'])`, [TASK]);
+    const [waiting] = await jobs('g');
+    const running = await take(`${TASK}:h`);
+    expect(running).toBeDefined();
+    await waker.query(`SELECT wake_jobs($1, ARRAY['i', 'h', 'g'])`, [TASK]);
+    expect(await jobs('g')).toEqual([waiting]);
+    const h = await jobs('h');
+    expect(h).toHaveLength(2);
+    expect(h[0]).toMatchObject({ id: running, key: null, running: true });
+    expect(h[1]).toMatchObject({ key: `${TASK}:h`, running: false });
+    expect(await jobs('i')).toMatchObject([{ key: `${TASK}:i`, running: false }]);
+    // Every job waiting now: the call only locks them, until it commits.
+    await waker.query('BEGIN');
+    await waker.query(`SELECT wake_jobs($1, ARRAY['g', 'h', 'i'])`, [TASK]);
+    expect(await take(`${TASK}:i`)).toBeUndefined();
+    await waker.query('COMMIT');
+    expect(await jobs('g')).toEqual([waiting]);
+    expect(await take(`${TASK}:i`)).toBeDefined();
+  });
+
   it('puts each job in a queue named after its key, or with in_queues false in none', async () => {
     await waker.query(`SELECT wake_jobs($1, ARRAY['e'])`, [TASK]);
     await waker.query(`SELECT wake_jobs($1, ARRAY['f'], in_queues => false)`, [TASK]);
