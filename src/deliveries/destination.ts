@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 /**
  * Where Parley may send to someone else's server: webhook URLs and push endpoints, both chosen by
@@ -29,6 +30,46 @@ export class DestinationRefused extends Error {}
 export const addressResolver = {
   resolve: async (hostname: string): Promise<{ address: string; family: number }[]> => lookup(hostname, { all: true, verbatim: true }),
 };
+
+/** An address a host name resolved to. */
+type ResolvedAddress = { address: string; family: number };
+
+/** How long deliveries use a host name's answer before they resolve it again. */
+const ANSWER_KEPT_MS = 10_000;
+/** Host names whose answers are kept; beyond it the least recently resolved go. */
+const NAMES_KEPT = 1024;
+
+/**
+ * The deliveries' lookups. Every push to one push service, and every bot on one host in a shard
+ * round, would otherwise ask DNS again, each through libuv's four threads, which file reads and
+ * crypto share. A name is resolved at most once per ANSWER_KEPT_MS, and callers asking for a name
+ * while it is being resolved share that lookup. Failed or empty answers are not kept. A name that
+ * moves to a private address is refused once its answer is renewed; a connection always goes to
+ * the address that was checked.
+ */
+export class KeptAnswers {
+  private readonly answers = new Map<string, { addresses: Promise<ResolvedAddress[]>; until: number }>();
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  resolve(hostname: string): Promise<ResolvedAddress[]> {
+    const kept = this.answers.get(hostname);
+    if (kept && kept.until > this.now()) return kept.addresses;
+    this.answers.delete(hostname);
+    const entry = { addresses: addressResolver.resolve(hostname), until: Infinity }; // shared while in flight
+    this.answers.set(hostname, entry);
+    if (this.answers.size > NAMES_KEPT) this.answers.delete(this.answers.keys().next().value!);
+    const forget = () => this.answers.get(hostname) === entry && this.answers.delete(hostname);
+    entry.addresses.then(
+      (addresses) => (addresses.length > 0 ? (entry.until = this.now() + ANSWER_KEPT_MS) : forget()),
+      forget,
+    );
+    return entry.addresses;
+  }
+}
+
+/** The lookups of every delivery of this process (webhooks and pushes). */
+export const deliveryAnswers = new KeptAnswers();
 
 /**
  * Addresses no webhook may reach: this host, private networks, link-local (cloud metadata),
@@ -99,8 +140,9 @@ export function parseWebhookUrl(raw: string, rules: DestinationRules): URL {
  * resolves to must be public, and the first is the one to connect to, so that a second lookup
  * by the HTTP client cannot land elsewhere. The URL parser has already turned the other
  * spellings of an address (`2130706433`, `0x7f.1`, `[::ffff:127.0.0.1]`) into their plain form.
+ * Deliveries pass `answers` (deliveryAnswers); a URL being registered is resolved afresh.
  */
-export async function checkDestination(raw: string, rules: DestinationRules): Promise<Destination> {
+export async function checkDestination(raw: string, rules: DestinationRules, answers?: KeptAnswers): Promise<Destination> {
   const url = parseWebhookUrl(raw, rules);
   if (rules.allowPrivate) return { url };
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -109,7 +151,7 @@ export async function checkDestination(raw: string, rules: DestinationRules): Pr
     addresses = [{ address: hostname, family: isIP(hostname) }];
   } else {
     try {
-      addresses = await addressResolver.resolve(hostname);
+      addresses = await (answers ? answers.resolve(hostname) : addressResolver.resolve(hostname));
     } catch {
       throw new DestinationRefused(`url's host ${hostname} could not be resolved`);
     }

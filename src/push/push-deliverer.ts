@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import webpush from 'web-push';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { checkDestination, DestinationRefused, type DestinationRules } from '../deliveries/destination.js';
+import { checkDestination, deliveryAnswers, DestinationRefused, type DestinationRules } from '../deliveries/destination.js';
 import { postTo } from '../deliveries/pinned-post.js';
 import { FORGOTTEN_AFTER_SECONDS, retryDelayMs } from '../deliveries/retry-policy.js';
 import { runShardRounds, type Sending } from '../deliveries/shard-rounds.js';
@@ -191,7 +191,7 @@ export class PushDeliverer {
     }
     let destination;
     try {
-      destination = await checkDestination(push.endpoint, this.rules);
+      destination = await checkDestination(push.endpoint, this.rules, deliveryAnswers);
     } catch (error) {
       if (!(error instanceof DestinationRefused)) throw error;
       this.logger.warn(`Push endpoint refused at delivery (${error.message})`);

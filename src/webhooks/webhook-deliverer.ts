@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { JobQueue } from '../jobs/job-queue.js';
-import { checkDestination, DestinationRefused, type Destination, type DestinationRules } from '../deliveries/destination.js';
+import { checkDestination, deliveryAnswers, DestinationRefused, type Destination, type DestinationRules } from '../deliveries/destination.js';
 import { FORGOTTEN_AFTER_SECONDS, retryDelayMs } from '../deliveries/retry-policy.js';
 import { runShardRounds, type Sending } from '../deliveries/shard-rounds.js';
 import { postFrame } from './webhook-post.js';
@@ -81,7 +81,7 @@ export class WebhookDeliverer {
       let destination: Destination | undefined;
       for (const delivery of frames) {
         if (sending.stop) break;
-        const error = await this.attempt(delivery, async () => (destination ??= await checkDestination(delivery.url, this.rules)));
+        const error = await this.attempt(delivery, async () => (destination ??= await checkDestination(delivery.url, this.rules, deliveryAnswers)));
         if (error !== undefined) {
           sending.failure = { delivery, error };
           break;
@@ -133,7 +133,7 @@ export class WebhookDeliverer {
           await this.webhooks.leaseRetrying(botId, true);
           leasedAt = performance.now();
         }
-        const error = await this.attempt(delivery, async () => (destination ??= await checkDestination(delivery.url, this.rules)));
+        const error = await this.attempt(delivery, async () => (destination ??= await checkDestination(delivery.url, this.rules, deliveryAnswers)));
         if (error !== undefined) {
           await this.webhooks.delivered(botId, delivered);
           return this.failed(botId, delivery, error);

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
-import { isPublicAddress, parseWebhookUrl } from '../../src/deliveries/destination.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { addressResolver, checkDestination, isPublicAddress, KeptAnswers, parseWebhookUrl } from '../../src/deliveries/destination.js';
 import { retryDelayMs } from '../../src/deliveries/retry-policy.js';
 import { signature } from '../../src/webhooks/webhook-post.js';
 
@@ -48,6 +48,77 @@ describe('parseWebhookUrl', () => {
     expect(() => parseWebhookUrl('http://example.com/', strict)).toThrow('url must be https');
     expect(parseWebhookUrl('http://example.com/', { ...strict, allowHttp: true }).protocol).toBe('http:');
     expect(() => parseWebhookUrl('file:///etc/passwd', { ...strict, allowHttp: true })).toThrow('url must be http or https');
+  });
+});
+
+describe('KeptAnswers (the deliveries\' lookups)', () => {
+  const strict = { allowHttp: false, allowPrivate: false };
+  const realResolve = addressResolver.resolve;
+  afterEach(() => {
+    addressResolver.resolve = realResolve;
+  });
+
+  /** Stands in for DNS, answering what `answer` says at the time; how many lookups it had. */
+  function dns(answer: (hostname: string) => string[] | Error, delayMs = 5): () => number {
+    let lookups = 0;
+    addressResolver.resolve = async (hostname) => {
+      lookups++;
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const addresses = answer(hostname);
+      if (addresses instanceof Error) throw addresses;
+      return addresses.map((address) => ({ address, family: 4 }));
+    };
+    return () => lookups;
+  }
+
+  it('resolves a name once for every delivery asking meanwhile, and again only after 10 s', async () => {
+    let clock = 0;
+    const answers = new KeptAnswers(() => clock);
+    const lookups = dns(() => ['93.184.216.34']);
+    const checked = await Promise.all(Array.from({ length: 50 }, () => checkDestination('https://hooks.example/hook', strict, answers)));
+    expect(lookups()).toBe(1);
+    expect(new Set(checked.map((destination) => destination.pinned?.address))).toEqual(new Set(['93.184.216.34']));
+    clock += 9_999;
+    await checkDestination('https://hooks.example/other', strict, answers);
+    expect(lookups()).toBe(1);
+    clock += 2;
+    await checkDestination('https://hooks.example/hook', strict, answers);
+    expect(lookups()).toBe(2);
+  });
+
+  it('checks a renewed answer like the first: a name moved to 127.0.0.1 is refused', async () => {
+    let clock = 0;
+    const answers = new KeptAnswers(() => clock);
+    let address = '93.184.216.34';
+    dns(() => [address]);
+    expect((await checkDestination('https://rebinding.example/hook', strict, answers)).pinned?.address).toBe('93.184.216.34');
+    address = '127.0.0.1';
+    clock += 10_001;
+    await expect(checkDestination('https://rebinding.example/hook', strict, answers)).rejects.toThrow('non-public address (127.0.0.1)');
+  });
+
+  it('keeps no failed or empty answer', async () => {
+    const answers = new KeptAnswers(() => 0);
+    let answer: string[] | Error = new Error('ENOTFOUND');
+    const lookups = dns(() => answer);
+    await expect(checkDestination('https://flaky.example/hook', strict, answers)).rejects.toThrow('could not be resolved');
+    answer = [];
+    await expect(checkDestination('https://flaky.example/hook', strict, answers)).rejects.toThrow('could not be resolved');
+    answer = ['93.184.216.34'];
+    await checkDestination('https://flaky.example/hook', strict, answers);
+    await checkDestination('https://flaky.example/hook', strict, answers);
+    expect(lookups()).toBe(3);
+  });
+
+  it('keeps the answers of at most 1,024 names, dropping the least recently resolved', async () => {
+    const answers = new KeptAnswers(() => 0);
+    const lookups = dns(() => ['93.184.216.34'], 0);
+    for (let i = 0; i <= 1024; i++) await answers.resolve(`host-${i}.example`);
+    expect(lookups()).toBe(1025);
+    await answers.resolve('host-1024.example');
+    expect(lookups()).toBe(1025);
+    await answers.resolve('host-0.example');
+    expect(lookups()).toBe(1026);
   });
 });
 
