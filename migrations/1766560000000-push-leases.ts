@@ -44,14 +44,27 @@ export class PushLeases1766560000000 implements MigrationInterface {
 
 /**
  * The webhooks migration's `wake_jobs` (see there for the locks), with `in_queues` when
- * `withChoice`: each job in a queue named after its key (the default), or in none.
+ * `withChoice`: each job in a queue named after its key (the default), or in none. With
+ * `fastPath`, the wake-jobs-fast-path migration's: it returns once it has locked the jobs and
+ * found each of them waiting.
  */
-function wakeJobs(withChoice: boolean): string {
+export function wakeJobs(withChoice: boolean, fastPath = false): string {
   return `
-    CREATE FUNCTION wake_jobs(task text, keys text[]${withChoice ? ', in_queues boolean DEFAULT true' : ''}) RETURNS void LANGUAGE plpgsql AS $$
+    CREATE OR REPLACE FUNCTION wake_jobs(task text, keys text[]${withChoice ? ', in_queues boolean DEFAULT true' : ''}) RETURNS void LANGUAGE plpgsql AS $$
     DECLARE
-      job_keys text[] := ARRAY(SELECT DISTINCT task || ':' || k FROM unnest(keys) k ORDER BY 1);
-    BEGIN
+      job_keys text[] := ARRAY(SELECT DISTINCT task || ':' || k FROM unnest(keys) k ORDER BY 1);${fastPath ? '\n      waiting int;' : ''}
+    BEGIN${
+      fastPath
+        ? `
+      -- Locked in key order, as below, until the caller commits.
+      SELECT count(*) FILTER (WHERE locked.is_available) INTO waiting
+        FROM (SELECT j.is_available FROM graphile_worker._private_jobs j
+               WHERE j.key = ANY (job_keys) ORDER BY j.key FOR NO KEY UPDATE) locked;
+      IF waiting = cardinality(job_keys) THEN
+        RETURN;
+      END IF;`
+        : ''
+    }
       INSERT INTO graphile_worker._private_tasks (identifier) VALUES (task) ON CONFLICT DO NOTHING;
       IF ${withChoice ? 'in_queues' : 'true'} THEN
         INSERT INTO graphile_worker._private_job_queues (queue_name)
