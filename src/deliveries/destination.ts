@@ -23,12 +23,61 @@ export interface Destination {
 /** Why a URL is refused: said to the bot's owner (400) or recorded as the delivery's error. */
 export class DestinationRefused extends Error {}
 
+/** No lookup could start in time (see LookupSlots): a delivery tries again later; a registration is told 503. */
+export class LookupsBusy extends DestinationRefused {}
+
+/**
+ * Lookups in flight at once, each waiting its turn at most `waitMs`. `getaddrinfo` holds one of
+ * libuv's four threads until it has an answer or the resolver gives up (seconds, for a name
+ * whose DNS server never answers), and file reads and crypto need those threads too: a client
+ * registering or sending to such names must not hold them all.
+ */
+export class LookupSlots {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly size: number,
+    private readonly waitMs: number,
+  ) {}
+
+  async run<T>(lookup: () => Promise<T>): Promise<T> {
+    if (this.running < this.size) this.running++;
+    else await this.turn(); // a slot handed over by the lookup that ended
+    try {
+      return await lookup();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+
+  private turn(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const go = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(go), 1);
+        reject(new LookupsBusy(`no host name lookup could start within ${this.waitMs / 1000} s`));
+      }, this.waitMs);
+      this.waiting.push(go);
+    });
+  }
+}
+
+/** Two of libuv's four threads at most, whatever DNS does. */
+const lookupSlots = new LookupSlots(2, 5_000);
+
 /**
  * How host names are resolved: every address of the name. A property of an object so that a
  * test can stand in for DNS, whose answers can change between registration and delivery.
  */
 export const addressResolver = {
-  resolve: async (hostname: string): Promise<{ address: string; family: number }[]> => lookup(hostname, { all: true, verbatim: true }),
+  resolve: async (hostname: string): Promise<{ address: string; family: number }[]> =>
+    lookupSlots.run(() => lookup(hostname, { all: true, verbatim: true })),
 };
 
 /** An address a host name resolved to. */
@@ -152,7 +201,8 @@ export async function checkDestination(raw: string, rules: DestinationRules, ans
   } else {
     try {
       addresses = await (answers ? answers.resolve(hostname) : addressResolver.resolve(hostname));
-    } catch {
+    } catch (error) {
+      if (error instanceof LookupsBusy) throw error;
       throw new DestinationRefused(`url's host ${hostname} could not be resolved`);
     }
     if (addresses.length === 0) throw new DestinationRefused(`url's host ${hostname} could not be resolved`);

@@ -1,6 +1,7 @@
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { ServiceBusyException } from '../common/service-busy.exception.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { checkDestination, DestinationRefused, type DestinationRules } from '../deliveries/destination.js';
+import { checkDestination, DestinationRefused, LookupsBusy, type DestinationRules } from '../deliveries/destination.js';
 import type { SubscribeDto } from './dto/subscribe.dto.js';
 import { PushRepository } from './push.repository.js';
 import { PushSubscribers } from './push-subscribers.js';
@@ -28,6 +29,7 @@ export class PushService {
     try {
       await checkDestination(dto.endpoint, this.rules);
     } catch (error) {
+      if (error instanceof LookupsBusy) throw new ServiceBusyException('Too many host name lookups at once; try again after Retry-After', 5);
       if (error instanceof DestinationRefused) throw new BadRequestException([error.message.replace(/^url/, 'endpoint')]);
       throw error;
     }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import type { Caller } from '../common/caller/caller.js';
+import { ServiceBusyException } from '../common/service-busy.exception.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { checkDestination, DestinationRefused, type DestinationRules } from '../deliveries/destination.js';
+import { checkDestination, DestinationRefused, LookupsBusy, type DestinationRules } from '../deliveries/destination.js';
 import { WebhookBots } from './webhook-bots.js';
 import { WebhooksRepository } from './webhooks.repository.js';
 import type { WebhookHealthList, WebhookSet } from './webhook.views.js';
@@ -24,6 +25,7 @@ export class WebhooksService {
     try {
       await checkDestination(url, this.rules);
     } catch (error) {
+      if (error instanceof LookupsBusy) throw new ServiceBusyException('Too many host name lookups at once; try again after Retry-After', 5);
       if (error instanceof DestinationRefused) throw new BadRequestException([error.message]);
       throw error;
     }

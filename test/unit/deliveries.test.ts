@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addressResolver, checkDestination, isPublicAddress, KeptAnswers, parseWebhookUrl } from '../../src/deliveries/destination.js';
+import { addressResolver, checkDestination, isPublicAddress, KeptAnswers, LookupsBusy, LookupSlots, parseWebhookUrl } from '../../src/deliveries/destination.js';
 import { retryDelayMs } from '../../src/deliveries/retry-policy.js';
 import { signature } from '../../src/webhooks/webhook-post.js';
 
@@ -119,6 +119,67 @@ describe('KeptAnswers (the deliveries\' lookups)', () => {
     expect(lookups()).toBe(1025);
     await answers.resolve('host-0.example');
     expect(lookups()).toBe(1026);
+  });
+});
+
+describe('LookupSlots', () => {
+  /** A lookup that ends when told to. */
+  function pending(): { promise: Promise<string>; end: (error?: Error) => void } {
+    let end!: (error?: Error) => void;
+    const promise = new Promise<string>((resolve, reject) => (end = (error) => (error ? reject(error) : resolve('answer'))));
+    return { promise, end };
+  }
+
+  it('runs at most its size at once, and the next as one ends, in order, a failed one too', async () => {
+    const slots = new LookupSlots(2, 10_000);
+    const lookups = [pending(), pending(), pending(), pending()];
+    const started: number[] = [];
+    const runs = lookups.map((lookup, i) => slots.run(() => (started.push(i), lookup.promise)));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([0, 1]);
+    lookups[1].end(new Error('ENOTFOUND'));
+    await expect(runs[1]).rejects.toThrow('ENOTFOUND');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([0, 1, 2]);
+    lookups[0].end();
+    await runs[0];
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([0, 1, 2, 3]);
+    lookups[2].end();
+    lookups[3].end();
+    expect(await Promise.all([runs[2], runs[3]])).toEqual(['answer', 'answer']);
+    // Every slot free again: two start at once.
+    const more = [pending(), pending()];
+    const again: number[] = [];
+    const moreRuns = more.map((lookup, i) => slots.run(() => (again.push(i), lookup.promise)));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(again).toEqual([0, 1]);
+    more.forEach((lookup) => lookup.end());
+    await Promise.all(moreRuns);
+  });
+
+  it('refuses a lookup that waited its whole time for a slot, which never runs, and keeps the others going', async () => {
+    const slots = new LookupSlots(1, 30);
+    const hanging = pending();
+    const first = slots.run(() => hanging.promise);
+    let ran = false;
+    await expect(slots.run(async () => ((ran = true), 'late'))).rejects.toBeInstanceOf(LookupsBusy);
+    expect(ran).toBe(false);
+    hanging.end();
+    await first;
+    expect(await slots.run(async () => 'next')).toBe('next');
+  });
+
+  it('makes checkDestination pass the refusal on as it is, not as a name that could not be resolved', async () => {
+    const realResolve = addressResolver.resolve;
+    addressResolver.resolve = async () => {
+      throw new LookupsBusy('no host name lookup could start within 5 s');
+    };
+    try {
+      await expect(checkDestination('https://hooks.example/hook', { allowHttp: false, allowPrivate: false })).rejects.toBeInstanceOf(LookupsBusy);
+    } finally {
+      addressResolver.resolve = realResolve;
+    }
   });
 });
 
