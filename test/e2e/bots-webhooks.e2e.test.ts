@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { addressResolver, LookupsBusy } from '../../src/deliveries/destination.js';
+import { addressResolver } from '../../src/deliveries/destination.js';
 import { WebhookDeliverer } from '../../src/webhooks/webhook-deliverer.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { newGroup, newUser, send, testUser, uniqueName, type TestUser } from '../support/factories.js';
+import { whileLookupsBusy } from '../support/lookups-busy.js';
 import { hasRedisServer, startService, type ServiceProcess } from '../support/processes.js';
 import { forMessage, TestSocket } from '../support/ws-client.js';
 
@@ -687,20 +688,14 @@ describe('webhook URLs: https only, and never a private address (SSRF)', () => {
   });
 
   it('answers 503 with Retry-After when no lookup of the host can start in time (a client holding them with names that never answer)', async () => {
-    const stub = addressResolver.resolve;
-    addressResolver.resolve = async () => {
-      throw new LookupsBusy('no host name lookup could start within 5 s');
-    };
-    try {
+    await whileLookupsBusy(async () => {
       const alice = await newUser(app, 'alice');
       const bot = await newBot(app, alice);
       const response = await app.http().put(`/api/v1/bots/${bot.id}/webhook`).set(alice.auth).send({ url: 'https://hooks.example/hook' });
       expect(response.status).toBe(503);
       expect(response.headers['retry-after']).toBe('5');
       expect((await db.query(`SELECT count(*)::int AS n FROM webhooks WHERE bot_id = $1`, [bot.id])).rows[0].n).toBe(0);
-    } finally {
-      addressResolver.resolve = stub;
-    }
+    });
   });
 
   it('checks the address again at delivery: a name that resolved to a public address, now to 127.0.0.1, is not connected to', async () => {

@@ -3,8 +3,8 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type TestApp } from '../support/app.js';
 import { newDirect, newGroup, newUser, send, type TestUser } from '../support/factories.js';
-import { addressResolver, LookupsBusy } from '../../src/deliveries/destination.js';
 import { PushDeliverer } from '../../src/push/push-deliverer.js';
+import { whileLookupsBusy } from '../support/lookups-busy.js';
 import { PushService } from '../support/push-service.js';
 import { TestSocket } from '../support/ws-client.js';
 
@@ -329,18 +329,12 @@ describe('push endpoints follow the webhook URL rules', () => {
   });
 
   it('answers 503 with Retry-After when no lookup of the endpoint\'s host can start in time', async () => {
-    const realResolve = addressResolver.resolve;
-    addressResolver.resolve = async () => {
-      throw new LookupsBusy('no host name lookup could start within 5 s');
-    };
-    try {
+    await whileLookupsBusy(async () => {
       const user = await newUser(app, 'user');
       const keys = { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') };
       const response = await app.http().post('/api/v1/push/subscriptions').set(user.auth).send({ endpoint: 'https://push.example/x', keys });
       expect(response.status).toBe(503);
       expect(response.headers['retry-after']).toBe('5');
-    } finally {
-      addressResolver.resolve = realResolve;
-    }
+    });
   });
 });

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { addressResolver, checkDestination, isPublicAddress, KeptAnswers, LookupsBusy, LookupSlots, parseWebhookUrl } from '../../src/deliveries/destination.js';
 import { retryDelayMs } from '../../src/deliveries/retry-policy.js';
 import { signature } from '../../src/webhooks/webhook-post.js';
+import { whileLookupsBusy } from '../support/lookups-busy.js';
 
 describe('isPublicAddress', () => {
   it.each([
@@ -171,15 +172,9 @@ describe('LookupSlots', () => {
   });
 
   it('makes checkDestination pass the refusal on as it is, not as a name that could not be resolved', async () => {
-    const realResolve = addressResolver.resolve;
-    addressResolver.resolve = async () => {
-      throw new LookupsBusy('no host name lookup could start within 5 s');
-    };
-    try {
+    await whileLookupsBusy(async () => {
       await expect(checkDestination('https://hooks.example/hook', { allowHttp: false, allowPrivate: false })).rejects.toBeInstanceOf(LookupsBusy);
-    } finally {
-      addressResolver.resolve = realResolve;
-    }
+    });
   });
 });
 
