@@ -503,6 +503,9 @@ describe('webhooks', () => {
     await setWebhook(alice, bot, hook.url);
     const groupId = await newGroup(app, alice, [{ id: bot.id } as TestUser]);
     await expect.poll(() => hook.requests.length, { timeout: 5000 }).toBe(1);
+    // The run records that frame after its answer, and the record lets the lease go: wait for it,
+    // or it would undo the lease set below.
+    await expect.poll(async () => (await db.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE bot_id = $1`, [bot.id])).rows[0].n, { timeout: 5000 }).toBe(0);
     // As an instance that died with a request in flight leaves it.
     await db.query(`UPDATE webhooks SET busy_until = now() + interval '1 hour' WHERE bot_id = $1`, [bot.id]);
     const first = await send(app, alice, groupId, 'while leased');
