@@ -16,6 +16,21 @@ export interface VisibleUser {
 }
 
 /**
+ * Each user's audience: the members of each of its conversations, read by the conversation's key
+ * whatever the planner knows (OFFSET 0 keeps the subquery apart). On tables without statistics
+ * yet (a new database's first minute) the plain self-join scanned every membership once per user,
+ * which under a steady churn of connections was most of what PostgreSQL did.
+ */
+export const AUDIENCES = `SELECT input.item, ARRAY(
+         SELECT DISTINCT other.user_id::text
+           FROM conversation_members mine
+          CROSS JOIN LATERAL (SELECT user_id FROM conversation_members WHERE conversation_id = mine.conversation_id OFFSET 0) other
+          WHERE mine.user_id = input.user_id AND other.user_id <> input.user_id) AS audience
+  FROM unnest($1::bigint[], $2::boolean[]) WITH ORDINALITY AS input (user_id, whatever, item)
+  JOIN users u ON u.id = input.user_id
+ WHERE input.whatever OR u.share_presence`;
+
+/**
  * Presence's reads. Who shares a conversation with whom is one statement on
  * `conversation_members` (joined to itself) with the users' `share_presence`, so that an
  * announcement costs one query however many conversations the user is in (and, when many users
@@ -42,17 +57,10 @@ export class PresenceRepository {
   }
 
   private async audiencesOf(queries: AudienceQuery[]): Promise<string[][]> {
-    const rows: { item: string; audience: string[] }[] = await this.dataSource.query(
-      `SELECT input.item, ARRAY(
-                SELECT DISTINCT other.user_id::text
-                  FROM conversation_members mine
-                  JOIN conversation_members other ON other.conversation_id = mine.conversation_id
-                 WHERE mine.user_id = input.user_id AND other.user_id <> input.user_id) AS audience
-         FROM unnest($1::bigint[], $2::boolean[]) WITH ORDINALITY AS input (user_id, whatever, item)
-         JOIN users u ON u.id = input.user_id
-        WHERE input.whatever OR u.share_presence`,
-      [queries.map((query) => query.userId), queries.map((query) => query.whateverTheSetting)],
-    );
+    const rows: { item: string; audience: string[] }[] = await this.dataSource.query(AUDIENCES, [
+      queries.map((query) => query.userId),
+      queries.map((query) => query.whateverTheSetting),
+    ]);
     return inInputOrder(rows, queries.length).map((row) => row?.audience ?? []);
   }
 
