@@ -586,6 +586,8 @@ async function main(): Promise<number> {
     results.loginFlood,
     results.deliveries?.without,
     results.deliveries?.withWebhooks,
+    results.deliveries?.withWebhooksAgain,
+    results.deliveries?.withoutAgain,
     results.deliveries?.halfFailing,
   ].filter((phase) => phase !== undefined);
   // A frame whose message is not in the database would be a notification of an uncommitted write.
