@@ -1,6 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { Pool, type Dispatcher } from 'undici';
 import type { Destination } from './destination.js';
 
 /** The contract's limit for webhooks, and push's too: no 2xx within it is a failure. */
@@ -27,7 +26,8 @@ const CONNECTIONS_PER_DESTINATION = 16;
  * address that was checked (the HTTP client's own lookup is replaced), redirects are not followed
  * (a 3xx is a failure like any other non-2xx), and the whole exchange has DELIVERY_TIMEOUT_MS.
  * Connections are kept alive per destination and address, so a busy webhook or push service is
- * not paid a TCP (and TLS) handshake per delivery.
+ * not paid a TCP (and TLS) handshake per delivery. The client is undici's `Pool`, which costs
+ * a delivery less than half the CPU that `node:http` did.
  */
 export async function postTo(destination: Destination, headers: Record<string, string | number>, body: string | Buffer): Promise<PostOutcome> {
   const first = await postOnce(destination, headers, body);
@@ -41,58 +41,99 @@ function postOnce(
   headers: Record<string, string | number>,
   body: string | Buffer,
 ): Promise<{ outcome: PostOutcome; reusedConnectionReset?: boolean }> {
-  const { url, pinned } = destination;
-  const client = url.protocol === 'https:' ? https : http;
+  const { url } = destination;
+  const pool = keptPool(destination);
+  // The pool hands a request to its first connection that is open and idle, if it has one.
+  const onKeptConnection = pool.stats.free > 0;
   return new Promise((resolve) => {
-    const request = client.request(url, {
-      method: 'POST',
-      ...(pinned ? { lookup: lookupOnly(pinned.address, pinned.family) } : {}),
-      agent: keptAgent(destination),
-      headers: { 'content-length': Buffer.byteLength(body), ...headers },
-    });
-    const timer = setTimeout(() => request.destroy(new Error(`no answer within ${DELIVERY_TIMEOUT_MS / 1000} s`)), DELIVERY_TIMEOUT_MS);
+    let controller: Dispatcher.DispatchController | undefined;
+    let status = 0;
+    let drained = 0;
+    let settled = false;
     const settle = (outcome: PostOutcome, reusedConnectionReset = false) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       resolve({ outcome, reusedConnectionReset });
     };
-    request.once('error', (error: NodeJS.ErrnoException) =>
-      settle({ ok: false, error: error.message }, request.reusedSocket && error.code === 'ECONNRESET'),
+    const answered = (): PostOutcome => (status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `answered ${status}` });
+    const timer = setTimeout(() => {
+      const error = new Error(`no answer within ${DELIVERY_TIMEOUT_MS / 1000} s`);
+      controller?.abort(error);
+      settle({ ok: false, error: error.message });
+    }, DELIVERY_TIMEOUT_MS);
+    // undici's handler interface rather than `pool.request`: a request's promise, stream and
+    // AbortSignal cost more CPU than the exchange itself on a local network.
+    pool.dispatch(
+      { method: 'POST', path: `${url.pathname}${url.search}`, headers: { 'content-length': String(Buffer.byteLength(body)), ...lowerCaseNames(headers) }, body },
+      {
+        onRequestStart(started) {
+          controller = started;
+          if (settled) started.abort(new Error('given up'));
+        },
+        onResponseStart(_controller, statusCode) {
+          status = statusCode;
+        },
+        // The answer's body is not read, only drained; past ANSWER_DRAINED_BYTES the answer
+        // counts as it stands and its connection is closed rather than read further.
+        onResponseData(responding, chunk) {
+          drained += chunk.length;
+          if (drained <= ANSWER_DRAINED_BYTES) return;
+          settle(answered());
+          responding.abort(new Error('answer body too long'));
+        },
+        onResponseEnd() {
+          settle(answered());
+        },
+        onResponseError(_controller, error) {
+          const { code } = error as NodeJS.ErrnoException;
+          settle({ ok: false, error: error.message }, status === 0 && onKeptConnection && CONNECTION_LOST.has(code ?? ''));
+        },
+      },
     );
-    request.once('response', (response) => {
-      // The answer's body is not read, only drained, until it ends (within the same time limit).
-      response.resume();
-      response.once('end', () => {
-        const status = response.statusCode ?? 0;
-        settle(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `answered ${status}` });
-      });
-      response.once('error', (error) => settle({ ok: false, error: error.message }));
-    });
-    request.end(body);
   });
 }
 
-const agents = new Map<string, http.Agent>();
+/** Of an answer's body, what is read (and thrown away) so that its connection may be kept. */
+const ANSWER_DRAINED_BYTES = 64 * 1024;
+
+/** How a connection the other side closed under a request shows. */
+const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/** Headers as undici takes them: one name in one case (web-push's `Content-Length` would be a second). */
+function lowerCaseNames(headers: Record<string, string | number>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), String(value)]));
+}
+
+const pools = new Map<string, Pool>();
 
 /**
- * The keep-alive agent of one destination: its origin and the address checked for it, so that a
- * kept connection is only ever reused for the address it was checked for.
+ * The pool of kept connections to one destination: its origin and the address checked for it,
+ * so that a kept connection is only ever reused for the address it was checked for.
  */
-function keptAgent({ url, pinned }: Destination): http.Agent {
+function keptPool({ url, pinned }: Destination): Pool {
   const key = `${url.origin}|${pinned?.address ?? ''}`;
-  let agent = agents.get(key);
-  if (agent) {
-    agents.delete(key); // to the end: most recently used
+  let pool = pools.get(key);
+  if (pool) {
+    pools.delete(key); // to the end: most recently used
   } else {
-    const options = { keepAlive: true, timeout: IDLE_CONNECTION_MS, maxSockets: CONNECTIONS_PER_DESTINATION, maxFreeSockets: CONNECTIONS_PER_DESTINATION, scheduling: 'lifo' } as const;
-    agent = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
-    if (agents.size >= KEPT_DESTINATIONS) {
-      const [oldestKey, oldest] = agents.entries().next().value!;
-      agents.delete(oldestKey);
-      oldest.destroy();
+    pool = new Pool(url.origin, {
+      connections: CONNECTIONS_PER_DESTINATION,
+      keepAliveTimeout: IDLE_CONNECTION_MS,
+      keepAliveMaxTimeout: IDLE_CONNECTION_MS,
+      headersTimeout: DELIVERY_TIMEOUT_MS,
+      bodyTimeout: DELIVERY_TIMEOUT_MS,
+      connect: { timeout: DELIVERY_TIMEOUT_MS, ...(pinned ? { lookup: lookupOnly(pinned.address, pinned.family) } : {}) },
+    });
+    if (pools.size >= KEPT_DESTINATIONS) {
+      const [oldestKey, oldest] = pools.entries().next().value!;
+      pools.delete(oldestKey);
+      // Its requests in flight end as failures and are tried again later.
+      void oldest.destroy().catch(() => undefined);
     }
   }
-  agents.set(key, agent);
-  return agent;
+  pools.set(key, pool);
+  return pool;
 }
 
 /** A `lookup` for the HTTP client that answers the checked address, whatever it is asked. */
