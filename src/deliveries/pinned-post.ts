@@ -26,8 +26,8 @@ const CONNECTIONS_PER_DESTINATION = 16;
  * address that was checked (the HTTP client's own lookup is replaced), redirects are not followed
  * (a 3xx is a failure like any other non-2xx), and the whole exchange has DELIVERY_TIMEOUT_MS.
  * Connections are kept alive per destination and address, so a busy webhook or push service is
- * not paid a TCP (and TLS) handshake per delivery. The client is undici's `Pool`, which costs
- * a delivery less than half the CPU that `node:http` did.
+ * not paid a TCP (and TLS) handshake per delivery. The client is undici's `Pool`, cheaper in
+ * CPU a request than `node:http` (docs/performance.md, where the time goes).
  */
 export async function postTo(destination: Destination, headers: Record<string, string | number>, body: string | Buffer): Promise<PostOutcome> {
   const first = await postOnce(destination, headers, body);
