@@ -1,6 +1,8 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { BadRequestException } from '@nestjs/common';
+import { ServiceBusyException } from '../common/service-busy.exception.js';
 
 /**
  * Where Parley may send to someone else's server: webhook URLs and push endpoints, both chosen by
@@ -68,8 +70,11 @@ export class LookupSlots {
   }
 }
 
+/** How long a lookup waits for a slot before it is refused (LookupsBusy). */
+const LOOKUP_WAIT_MS = 5_000;
+
 /** Two of libuv's four threads at most, whatever DNS does. */
-const lookupSlots = new LookupSlots(2, 5_000);
+const lookupSlots = new LookupSlots(2, LOOKUP_WAIT_MS);
 
 /**
  * How host names are resolved: every address of the name. A property of an object so that a
@@ -211,4 +216,18 @@ export async function checkDestination(raw: string, rules: DestinationRules, ans
   if (refused) throw new DestinationRefused(`url must not point at a loopback, private or other non-public address (${refused.address})`);
   const [first] = addresses;
   return { url, pinned: { address: first.address, family: first.family === 6 ? 6 : 4 } };
+}
+
+/**
+ * Checks a URL a client registers (a webhook URL, a push endpoint), resolved afresh, as the
+ * client is answered: 400 naming `field` when it is refused, 503 when no lookup could start.
+ */
+export async function checkRegistration(raw: string, rules: DestinationRules, field: string): Promise<void> {
+  try {
+    await checkDestination(raw, rules);
+  } catch (error) {
+    if (error instanceof LookupsBusy) throw new ServiceBusyException('Too many host name lookups at once; try again after Retry-After', LOOKUP_WAIT_MS / 1000);
+    if (error instanceof DestinationRefused) throw new BadRequestException([error.message.replace(/^url/, field)]);
+    throw error;
+  }
 }

@@ -1,7 +1,6 @@
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
-import { ServiceBusyException } from '../common/service-busy.exception.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { checkDestination, DestinationRefused, LookupsBusy, type DestinationRules } from '../deliveries/destination.js';
+import { checkRegistration, type DestinationRules } from '../deliveries/destination.js';
 import type { SubscribeDto } from './dto/subscribe.dto.js';
 import { PushRepository } from './push.repository.js';
 import { PushSubscribers } from './push-subscribers.js';
@@ -26,13 +25,7 @@ export class PushService {
   }
 
   async subscribe(userId: string, dto: SubscribeDto): Promise<{ id: string; created: boolean }> {
-    try {
-      await checkDestination(dto.endpoint, this.rules);
-    } catch (error) {
-      if (error instanceof LookupsBusy) throw new ServiceBusyException('Too many host name lookups at once; try again after Retry-After', 5);
-      if (error instanceof DestinationRefused) throw new BadRequestException([error.message.replace(/^url/, 'endpoint')]);
-      throw error;
-    }
+    await checkRegistration(dto.endpoint, this.rules, 'endpoint');
     if (Buffer.from(dto.keys.p256dh, 'base64url').length !== 65) throw new BadRequestException(['keys.p256dh must be 65 bytes in URL-safe base64']);
     if (Buffer.from(dto.keys.auth, 'base64url').length !== 16) throw new BadRequestException(['keys.auth must be 16 bytes in URL-safe base64']);
     const answer = await this.pushes.subscribe(userId, dto.endpoint, dto.keys.p256dh, dto.keys.auth);

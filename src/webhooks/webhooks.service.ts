@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import type { Caller } from '../common/caller/caller.js';
-import { ServiceBusyException } from '../common/service-busy.exception.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { checkDestination, DestinationRefused, LookupsBusy, type DestinationRules } from '../deliveries/destination.js';
+import { checkRegistration, type DestinationRules } from '../deliveries/destination.js';
 import { WebhookBots } from './webhook-bots.js';
 import { WebhooksRepository } from './webhooks.repository.js';
 import type { WebhookHealthList, WebhookSet } from './webhook.views.js';
@@ -22,13 +21,7 @@ export class WebhooksService {
   }
 
   async set(caller: Caller, botId: string, url: string): Promise<WebhookSet> {
-    try {
-      await checkDestination(url, this.rules);
-    } catch (error) {
-      if (error instanceof LookupsBusy) throw new ServiceBusyException('Too many host name lookups at once; try again after Retry-After', 5);
-      if (error instanceof DestinationRefused) throw new BadRequestException([error.message]);
-      throw error;
-    }
+    await checkRegistration(url, this.rules, 'url');
     // The HMAC key of the signatures, shown once.
     const secret = `whsec_${randomBytes(32).toString('base64url')}`;
     if (!(await this.webhooks.set(caller.id, botId, url, secret))) throw new NotFoundException('Bot not found');
