@@ -321,6 +321,21 @@ export function buildRows(r: BenchResults): Row[] {
         target: '',
       });
     }
+    if (d.alternated) {
+      const a = d.alternated;
+      rows.push({
+        figure: `  switched on and off every ${a.segmentMs / 1000} s in one run (each segment's first ${a.settleMs / 1000} s left out): msg/s without → with; senders lose`,
+        measured: `${int(a.withoutMessagesPerSecond)} → ${int(a.withMessagesPerSecond)}; ${a.lossPercent.toFixed(1)}%`,
+        target: '',
+      });
+      const losses = a.pairLossesPercent;
+      rows.push({
+        figure: `  … each pair of neighbouring segments: lowest / median / highest loss`,
+        measured: `${losses[0].toFixed(1)} / ${losses[Math.floor(losses.length / 2)].toFixed(1)} / ${losses[losses.length - 1].toFixed(1)}%`,
+        target: '',
+      });
+      rows.push({ ...deliveryRow(a), figure: '  … lost / duplicated (stray)' });
+    }
     if (d.drain) {
       const c = d.drain.cpuUsPerDelivery;
       rows.push({

@@ -588,6 +588,7 @@ async function main(): Promise<number> {
     results.deliveries?.withWebhooks,
     results.deliveries?.withWebhooksAgain,
     results.deliveries?.withoutAgain,
+    results.deliveries?.alternated,
     results.deliveries?.halfFailing,
   ].filter((phase) => phase !== undefined);
   // A frame whose message is not in the database would be a notification of an uncommitted write.

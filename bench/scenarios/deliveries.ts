@@ -70,6 +70,30 @@ export interface ApartRun {
   senderLossPercent: number;
 }
 
+/**
+ * One run of the senders in which the bots' memberships are marked and unmarked (webhooks on
+ * and off) every `segmentMs`, in the order off, on, on, off, off, on…: the VM's drift, which
+ * moves separate runs by tens of percent over a minute, is the same within a pair seconds
+ * apart. Each segment's first `settleMs` is left out, so that the backlog of one state is not
+ * counted in the next.
+ */
+export interface AlternatedRun {
+  segmentMs: number;
+  settleMs: number;
+  /** Senders' msg/s over the measured part of the segments without webhooks, and with. */
+  withoutMessagesPerSecond: number;
+  withMessagesPerSecond: number;
+  /** 1 − with/without over all the segments, in percent. */
+  lossPercent: number;
+  /** The same for each pair of neighbouring segments (one without, one with), sorted. */
+  pairLossesPercent: number[];
+  lost: number;
+  duplicated: number;
+  stray: number;
+  errors: ReturnType<ErrorCounter['toJSON']>;
+  deliverySamples: string[];
+}
+
 export interface DeliveriesResult {
   bots: number;
   senders: number;
@@ -84,6 +108,8 @@ export interface DeliveriesResult {
   withoutAgain: DeliveriesRun;
   /** The mean of the two runs without webhooks: what the other runs' losses are judged against. */
   withoutMessagesPerSecond: number;
+  /** The webhooks switched on and off every few seconds within one run (see AlternatedRun). */
+  alternated?: AlternatedRun;
   drain?: DrainResult;
   apart?: ApartRun;
   halfFailing: DeliveriesRun;
@@ -242,6 +268,7 @@ export async function deliveries(
     await markWebhooks(db, botIds, true);
     const withoutMessagesPerSecond = (without.messagesPerSecond + withoutAgain.messagesPerSecond) / 2;
     const withMessagesPerSecond = (withWebhooks.messagesPerSecond + withWebhooksAgain.messagesPerSecond) / 2;
+    const alternatedRun = await alternated(ctx, db, used, conversations);
     const drained = await drain(ctx, db, conversations, receiver, serverPids);
     const apart = await deliveriesApart(ctx, db, databaseUrl, used, conversations, receiver, serverPids, withMessagesPerSecond, withoutMessagesPerSecond);
     conversations.forEach((c, i) => i % 2 === 0 && receiver.failing.add(c.botId));
@@ -260,6 +287,7 @@ export async function deliveries(
       withWebhooksAgain,
       withoutAgain,
       withoutMessagesPerSecond,
+      alternated: alternatedRun,
       drain: drained,
       apart,
       halfFailing,
@@ -288,6 +316,77 @@ async function walPosition(db: pg.Client): Promise<string> {
 
 async function walBytesSince(db: pg.Client, start: string): Promise<number> {
   return Number((await db.query<{ bytes: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text AS bytes`, [start])).rows[0].bytes);
+}
+
+/** Segments of the alternated run: long enough that `ALTERNATE_SETTLE_MS` is a small part. */
+const ALTERNATE_SEGMENT_MS = 3000;
+/** Longer than a delivery waits under load (rounds 200 ms apart): the backlog of a segment is gone by then. */
+const ALTERNATE_SETTLE_MS = 1000;
+
+/** The alternated run (see AlternatedRun); it leaves the memberships marked. */
+async function alternated(ctx: BenchContext, db: pg.Client, pairs: Pair[], conversations: BotConversation[]): Promise<AlternatedRun> {
+  const botIds = conversations.map((c) => c.botId);
+  const segments = ctx.quick ? 4 : 16;
+  const segmentOn = (index: number) => index % 4 === 1 || index % 4 === 2;
+  const done = new Array<number>(segments).fill(0);
+  const errors = new ErrorCounter();
+  const sent: SentMessage[] = [];
+  const bySender = pairs.map((pair) => conversations.filter((c) => c.pair === pair));
+  const turn = pairs.map(() => 0);
+  await markWebhooks(db, botIds, false);
+  const start = performance.now();
+  const switching = (async () => {
+    for (let segment = 0; segment < segments; segment++) {
+      if (segment > 0 && segmentOn(segment) !== segmentOn(segment - 1)) await markWebhooks(db, botIds, segmentOn(segment));
+      await sleep(start + (segment + 1) * ALTERNATE_SEGMENT_MS - performance.now());
+    }
+  })();
+  await closedLoops(pairs.length, { ...ctx.timing, warmupMs: 0, measureMs: segments * ALTERNATE_SEGMENT_MS }, async (worker) => {
+    const mine = bySender[worker];
+    const target = mine[turn[worker]++ % mine.length];
+    const t0 = performance.now();
+    const result = await ctx.http.request('POST', '/api/v1/messages', target.pair.sender.token, { conversationId: target.conversationId, body: 'deliveries alternated' });
+    if (!errors.check('POST /api/v1/messages', result)) return void (await sleep(10));
+    sent.push({ id: String(result.body.id), t0, sockets: [target.pair.senderSocket, target.pair.recipientSocket], measured: true });
+    const since = performance.now() - start;
+    const index = Math.floor(since / ALTERNATE_SEGMENT_MS);
+    if (index < segments && since - index * ALTERNATE_SEGMENT_MS >= ALTERNATE_SETTLE_MS) done[index]++;
+  });
+  await switching;
+  await markWebhooks(db, botIds, true);
+  const delivery = await settleAndCheck(sent, pairSockets(pairs), ctx.timing.graceMs);
+  // The next step counts its own deliveries: wait for this one's backlog to go.
+  const drainStart = performance.now();
+  while (performance.now() - drainStart < 30_000 && Number((await db.query(`SELECT count(*) FROM webhook_deliveries`)).rows[0].count) > 0) await sleep(100);
+
+  const measuredSeconds = (ALTERNATE_SEGMENT_MS - ALTERNATE_SETTLE_MS) / 1000;
+  const perSecond = (on: boolean) => {
+    const counts = done.filter((_, index) => segmentOn(index) === on);
+    return counts.reduce((sum, count) => sum + count, 0) / (counts.length * measuredSeconds);
+  };
+  const pairLosses: number[] = [];
+  for (let index = 0; index + 1 < segments; index += 2) {
+    const [off, on] = segmentOn(index) ? [done[index + 1], done[index]] : [done[index], done[index + 1]];
+    pairLosses.push(lossPercent(on, off));
+  }
+  const result: AlternatedRun = {
+    segmentMs: ALTERNATE_SEGMENT_MS,
+    settleMs: ALTERNATE_SETTLE_MS,
+    withoutMessagesPerSecond: perSecond(false),
+    withMessagesPerSecond: perSecond(true),
+    lossPercent: lossPercent(perSecond(true), perSecond(false)),
+    pairLossesPercent: pairLosses.sort((a, b) => a - b),
+    lost: delivery.lost,
+    duplicated: delivery.duplicated,
+    stray: delivery.stray,
+    errors: errors.toJSON(),
+    deliverySamples: delivery.samples,
+  };
+  ctx.log(
+    `deliveries, alternated every ${ALTERNATE_SEGMENT_MS / 1000} s: ${Math.round(result.withoutMessagesPerSecond)} → ${Math.round(result.withMessagesPerSecond)} msg/s, ` +
+      `senders lose ${result.lossPercent.toFixed(1)}% (pairs ${result.pairLossesPercent.map((loss) => loss.toFixed(0)).join(', ')})`,
+  );
+  return result;
 }
 
 /** Frames of the drain: enough for several seconds of deliveries, spread over every bot. */
