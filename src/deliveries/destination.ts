@@ -1,4 +1,4 @@
-import { lookup } from 'node:dns/promises';
+import { Resolver } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { BadRequestException } from '@nestjs/common';
@@ -29,10 +29,8 @@ export class DestinationRefused extends Error {}
 export class LookupsBusy extends DestinationRefused {}
 
 /**
- * Lookups in flight at once, each waiting its turn at most `waitMs`. `getaddrinfo` holds one of
- * libuv's four threads until it has an answer or the resolver gives up (seconds, for a name
- * whose DNS server never answers), and file reads and crypto need those threads too: a client
- * registering or sending to such names must not hold them all.
+ * Lookups in flight at once, each waiting its turn at most `waitMs`: what one process asks DNS
+ * at a time, whatever its clients register or send to.
  */
 export class LookupSlots {
   private running = 0;
@@ -73,20 +71,54 @@ export class LookupSlots {
 /** How long a lookup waits for a slot before it is refused (LookupsBusy). */
 const LOOKUP_WAIT_MS = 5_000;
 
-/** Two of libuv's four threads at most, whatever DNS does. */
-const lookupSlots = new LookupSlots(2, LOOKUP_WAIT_MS);
+/** Lookups at once: a name whose DNS never answers holds a slot for its tries, a few seconds. */
+const lookupSlots = new LookupSlots(32, LOOKUP_WAIT_MS);
+
+/**
+ * Each DNS query is tried this often, waiting at most this long for an answer each time (c-ares
+ * waits less for a server it has seen answer fast).
+ */
+const DNS_TIMEOUT_MS = 2_000;
+const DNS_TRIES = 2;
+
+/**
+ * The deliveries' DNS client: c-ares, which queries the system's DNS servers (resolv.conf) from
+ * this thread. `getaddrinfo` (`dns.lookup`) would hold one of libuv's four threads, which file
+ * reads and crypto share, until DNS answered or the resolver gave up: a client registering
+ * names whose DNS server never answers could hold them all. c-ares reads no /etc/hosts (its
+ * names are the operator's, not a client's); `localhost` is loopback without asking (RFC 6761).
+ * Exported for tests, which point it at a DNS server of their own.
+ */
+export const dnsResolver = new Resolver({ timeout: DNS_TIMEOUT_MS, tries: DNS_TRIES });
+
+/** An address a host name resolved to. */
+type ResolvedAddress = { address: string; family: number };
+
+/** Every IPv4 and IPv6 address of a name, IPv4 first; fails only when neither family has one. */
+async function resolveEveryAddress(hostname: string): Promise<ResolvedAddress[]> {
+  const name = hostname.replace(/\.$/, '');
+  if (name === 'localhost' || name.endsWith('.localhost')) {
+    return [
+      { address: '127.0.0.1', family: 4 },
+      { address: '::1', family: 6 },
+    ];
+  }
+  const [v4, v6] = await Promise.allSettled([dnsResolver.resolve4(hostname), dnsResolver.resolve6(hostname)]);
+  const addresses = [
+    ...(v4.status === 'fulfilled' ? v4.value.map((address) => ({ address, family: 4 })) : []),
+    ...(v6.status === 'fulfilled' ? v6.value.map((address) => ({ address, family: 6 })) : []),
+  ];
+  if (addresses.length === 0 && v4.status === 'rejected') throw v4.reason;
+  return addresses;
+}
 
 /**
  * How host names are resolved: every address of the name. A property of an object so that a
  * test can stand in for DNS, whose answers can change between registration and delivery.
  */
 export const addressResolver = {
-  resolve: async (hostname: string): Promise<{ address: string; family: number }[]> =>
-    lookupSlots.run(() => lookup(hostname, { all: true, verbatim: true })),
+  resolve: (hostname: string): Promise<ResolvedAddress[]> => lookupSlots.run(() => resolveEveryAddress(hostname)),
 };
-
-/** An address a host name resolved to. */
-type ResolvedAddress = { address: string; family: number };
 
 /** How long deliveries use a host name's answer before they resolve it again. */
 const ANSWER_KEPT_MS = 10_000;
@@ -95,8 +127,7 @@ const NAMES_KEPT = 1024;
 
 /**
  * The deliveries' lookups. Every push to one push service, and every bot on one host in a shard
- * round, would otherwise ask DNS again, each through libuv's four threads, which file reads and
- * crypto share. A name is resolved at most once per ANSWER_KEPT_MS, and callers asking for a name
+ * round, would otherwise ask DNS again. A name is resolved at most once per ANSWER_KEPT_MS, and callers asking for a name
  * while it is being resolved share that lookup. Failed or empty answers are not kept. A name that
  * moves to a private address is refused once its answer is renewed; a connection always goes to
  * the address that was checked.

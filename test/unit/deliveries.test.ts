@@ -1,8 +1,21 @@
-import { createHmac } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { addressResolver, checkDestination, isPublicAddress, KeptAnswers, LookupsBusy, LookupSlots, parseWebhookUrl } from '../../src/deliveries/destination.js';
+import { createHmac, pbkdf2 } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addressResolver,
+  checkDestination,
+  dnsResolver,
+  isPublicAddress,
+  KeptAnswers,
+  LookupsBusy,
+  LookupSlots,
+  parseWebhookUrl,
+} from '../../src/deliveries/destination.js';
 import { retryDelayMs } from '../../src/deliveries/retry-policy.js';
 import { signature } from '../../src/webhooks/webhook-post.js';
+import { TestDnsServer } from '../support/dns-server.js';
 import { whileLookupsBusy } from '../support/lookups-busy.js';
 
 describe('isPublicAddress', () => {
@@ -176,6 +189,49 @@ describe('LookupSlots', () => {
       await expect(checkDestination('https://hooks.example/hook', { allowHttp: false, allowPrivate: false })).rejects.toBeInstanceOf(LookupsBusy);
     });
   });
+});
+
+describe('the lookups of a client\'s host names (against a DNS server of the test\'s own)', () => {
+  const strict = { allowHttp: false, allowPrivate: false };
+  const dns = new TestDnsServer({ 'hooks.test': '93.184.216.34', 'inside.test': '10.0.0.7' }, (name) => name.endsWith('.silent.test'));
+  const systemServers = dnsResolver.getServers();
+
+  beforeAll(async () => dnsResolver.setServers([await dns.listen()]));
+  afterAll(async () => {
+    dnsResolver.setServers(systemServers);
+    await dns.close();
+  });
+
+  it('resolves a name through DNS and checks what it answered', async () => {
+    expect((await checkDestination('https://hooks.test/hook', strict)).pinned).toEqual({ address: '93.184.216.34', family: 4 });
+    await expect(checkDestination('https://inside.test/hook', strict)).rejects.toThrow('non-public address (10.0.0.7)');
+    await expect(checkDestination('https://nothing-here.test/hook', strict)).rejects.toThrow('could not be resolved');
+  });
+
+  it('takes localhost for loopback without asking DNS', async () => {
+    await expect(checkDestination('https://localhost/hook', strict)).rejects.toThrow('non-public address (127.0.0.1)');
+    await expect(checkDestination('https://api.localhost./hook', strict)).rejects.toThrow('non-public address (127.0.0.1)');
+    expect(dns.asked.has('localhost')).toBe(false);
+  });
+
+  it('holds back neither other lookups nor file reads and crypto while names whose DNS never answers wait', async () => {
+    const started = performance.now();
+    // More than libuv's four threads, which getaddrinfo would each hold until DNS gave up.
+    const stuck = Array.from({ length: 8 }, (_, i) => checkDestination(`https://bot-${i}.silent.test/hook`, strict).then(
+      () => 'resolved',
+      (error: Error) => error.message,
+    ));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await checkDestination('https://hooks.test/other', strict)).pinned?.address).toBe('93.184.216.34');
+    await readFile(new URL(import.meta.url));
+    await promisify(pbkdf2)('password', 'salt', 1000, 32, 'sha256');
+    const meanwhile = performance.now() - started;
+    expect(meanwhile).toBeLessThan(1500);
+    expect(await Promise.all(stuck)).toEqual(Array.from({ length: 8 }, (_, i) => `url's host bot-${i}.silent.test could not be resolved`));
+    // Each gave up after two tries of its A and AAAA queries, within 2 s a try at most.
+    expect(performance.now() - started).toBeLessThan(8000);
+    expect(dns.asked.get('bot-0.silent.test')).toBe(4);
+  }, 15_000);
 });
 
 describe('retryDelayMs', () => {
