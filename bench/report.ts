@@ -296,7 +296,8 @@ export function buildRows(r: BenchResults): Row[] {
       met: d.senderLossPercent <= 20,
     });
     const withoutRuns = [d.without, d.withoutAgain];
-    for (const run of [d.without, d.withWebhooks, d.withWebhooksAgain, d.withoutAgain, d.halfFailing]) {
+    const runs = [d.without, d.withWebhooks, d.withWebhooksAgain, d.withoutAgain, d.halfFailing, ...(d.halfNeverAnswering ? [d.halfNeverAnswering.run] : [])];
+    for (const run of runs) {
       rows.push({
         figure: `  ${run.label}: send msg/s; notification stored→receive p99`,
         measured: `${int(run.messagesPerSecond)} msg/s; ${ms(run.storedToReceive.ms.p99)} ms`,
@@ -321,13 +322,18 @@ export function buildRows(r: BenchResults): Row[] {
         target: '',
       });
     }
+    if (d.halfNeverAnswering) {
+      const n = d.halfNeverAnswering;
+      rows.push({ figure: `  ${n.run.label}: requests held by that server; senders lose`, measured: `${int(n.requests)}; ${n.senderLossPercent.toFixed(1)}%`, target: '' });
+    }
     if (d.alternated) {
       const a = d.alternated;
       rows.push({
-        figure: `  switched on and off every ${a.segmentMs / 1000} s in one run (each segment's first ${a.settleMs / 1000} s left out): msg/s without → with; senders lose`,
-        measured: `${int(a.withoutMessagesPerSecond)} → ${int(a.withMessagesPerSecond)}; ${a.lossPercent.toFixed(1)}%`,
+        figure: `  judged on one run switched on and off every ${a.segmentMs / 1000} s (each segment's first ${a.settleMs / 1000} s left out): msg/s without → with`,
+        measured: `${int(a.withoutMessagesPerSecond)} → ${int(a.withMessagesPerSecond)}`,
         target: '',
       });
+      rows.push({ figure: '  … over the separate runs (each the mean of its two)', measured: `senders lose ${d.separateRunsLossPercent.toFixed(1)}%`, target: '' });
       const losses = a.pairLossesPercent;
       rows.push({
         figure: `  … each pair of neighbouring segments: lowest / median / highest loss`,

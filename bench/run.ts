@@ -590,6 +590,7 @@ async function main(): Promise<number> {
     results.deliveries?.withoutAgain,
     results.deliveries?.alternated,
     results.deliveries?.halfFailing,
+    results.deliveries?.halfNeverAnswering?.run,
   ].filter((phase) => phase !== undefined);
   // A frame whose message is not in the database would be a notification of an uncommitted write.
   const notStored = [...results.throughput, results.paced, results.uploads?.sendersAlone, results.uploads?.sendersWithUploads].reduce(

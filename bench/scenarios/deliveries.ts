@@ -94,13 +94,22 @@ export interface AlternatedRun {
   deliverySamples: string[];
 }
 
+/** The senders while half the bots' webhooks are on a server that never answers. */
+export interface NeverAnsweringRun {
+  run: DeliveriesRun;
+  /** Requests that server took (each waited out the 10 s limit, or was cut at the end). */
+  requests: number;
+  /** Senders' msg/s over the mean of the two runs without webhooks, as a loss in percent. */
+  senderLossPercent: number;
+}
+
 export interface DeliveriesResult {
   bots: number;
   senders: number;
   /**
-   * The senders without and with the webhooks, in the order without, with, with, without: the
-   * VM's speed drifts by tens of percent over a minute, and the loss is judged on the two pairs
-   * together, so that a drift in either direction and the order of the runs cancel out.
+   * The senders without and with the webhooks, in the order without, with, with, without, for
+   * each state's latencies, deliveries and CPU. The VM's speed drifts by tens of percent over a
+   * minute, even between runs of one state: the loss is judged on the switched run below.
    */
   without: DeliveriesRun;
   withWebhooks: DeliveriesRun;
@@ -109,12 +118,16 @@ export interface DeliveriesResult {
   /** The mean of the two runs without webhooks: what the other runs' losses are judged against. */
   withoutMessagesPerSecond: number;
   /** The webhooks switched on and off every few seconds within one run (see AlternatedRun). */
-  alternated?: AlternatedRun;
+  alternated: AlternatedRun;
   drain?: DrainResult;
   apart?: ApartRun;
   halfFailing: DeliveriesRun;
-  /** Senders' msg/s with webhooks over without (each the mean of its two runs), as a loss in percent (target: at most 20). */
+  /** Then half the bots on a server that takes each request and never answers (see halfNeverAnswering). */
+  halfNeverAnswering?: NeverAnsweringRun;
+  /** Senders' msg/s with webhooks over without in the switched run, as a loss in percent (target: at most 20). */
   senderLossPercent: number;
+  /** The same over the separate runs (each state the mean of its two). */
+  separateRunsLossPercent: number;
   /** The bots' webhooks gone, each bot a member with a push subscription and no socket (offline). */
   withPushes?: PushesRun;
   cpu?: CpuUse;
@@ -273,6 +286,7 @@ export async function deliveries(
     const apart = await deliveriesApart(ctx, db, databaseUrl, used, conversations, receiver, serverPids, withMessagesPerSecond, withoutMessagesPerSecond);
     conversations.forEach((c, i) => i % 2 === 0 && receiver.failing.add(c.botId));
     const halfFailing = await run(ctx, db, 'half the receivers answering 500', used, conversations, receiver, true, serverPids);
+    const neverAnswering = await halfNeverAnswering(ctx, db, used, conversations, receiver, serverPids, withoutMessagesPerSecond);
     // Nothing of this phase may go on retrying behind the next ones.
     await db.query(`WITH gone AS (DELETE FROM webhooks WHERE bot_id = ANY ($1::bigint[])) UPDATE conversation_members SET webhook = false WHERE user_id = ANY ($1::bigint[])`, [
       conversations.map((c) => c.botId),
@@ -291,7 +305,9 @@ export async function deliveries(
       drain: drained,
       apart,
       halfFailing,
-      senderLossPercent: lossPercent(withMessagesPerSecond, withoutMessagesPerSecond),
+      halfNeverAnswering: neverAnswering,
+      senderLossPercent: alternatedRun.lossPercent,
+      separateRunsLossPercent: lossPercent(withMessagesPerSecond, withoutMessagesPerSecond),
       withPushes,
     };
   } finally {
@@ -515,6 +531,45 @@ async function deliveriesApart(
     await feeding$;
     await feeder.end();
     await markWebhooks(db, botIds, true);
+  }
+}
+
+/**
+ * The bots that answered 500 (`receiver.failing`), made healthy again with nothing waiting, get
+ * webhooks on a server of their own that takes each request and never answers: each delivery
+ * to them waits out the 10 s limit, then goes to the retry lane. A server of their own, as a
+ * bot's would be: deliveries to one host share its connections (at most 16), so this shows
+ * what slow destinations do to the senders and to the other destinations' deliveries.
+ */
+async function halfNeverAnswering(
+  ctx: BenchContext,
+  db: pg.Client,
+  pairs: Pair[],
+  conversations: BotConversation[],
+  receiver: Receiver,
+  serverPids: number[],
+  withoutMessagesPerSecond: number,
+): Promise<NeverAnsweringRun> {
+  let requests = 0;
+  const silent = createServer(() => void requests++);
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/hook`;
+  const silentBots = [...receiver.failing];
+  await db.query(`DELETE FROM graphile_worker._private_jobs WHERE key = ANY (ARRAY(SELECT 'webhook:' || b FROM unnest($1::text[]) b))`, [silentBots]);
+  await db.query(
+    `WITH dropped AS (DELETE FROM webhook_deliveries WHERE bot_id = ANY ($1::bigint[]))
+     UPDATE webhooks SET url = $2 || '/' || bot_id, retrying = false, busy_until = NULL, failures_in_a_row = 0, failing_since = NULL
+      WHERE bot_id = ANY ($1::bigint[])`,
+    [silentBots, url],
+  );
+  try {
+    const result = await run(ctx, db, 'half the receivers never answering', pairs, conversations, receiver, true, serverPids);
+    const neverAnswering = { run: result, requests, senderLossPercent: lossPercent(result.messagesPerSecond, withoutMessagesPerSecond) };
+    ctx.log(`deliveries, never answering: ${requests} requests held; senders lose ${neverAnswering.senderLossPercent.toFixed(1)}%`);
+    return neverAnswering;
+  } finally {
+    silent.closeAllConnections();
+    await new Promise((resolve) => silent.close(resolve));
   }
 }
 
