@@ -127,10 +127,10 @@ const NAMES_KEPT = 1024;
 
 /**
  * The deliveries' lookups. Every push to one push service, and every bot on one host in a shard
- * round, would otherwise ask DNS again. A name is resolved at most once per ANSWER_KEPT_MS, and callers asking for a name
- * while it is being resolved share that lookup. Failed or empty answers are not kept. A name that
- * moves to a private address is refused once its answer is renewed; a connection always goes to
- * the address that was checked.
+ * round, would otherwise ask DNS again. A name is resolved at most once per ANSWER_KEPT_MS, and
+ * callers asking for a name while it is being resolved share that lookup. Failed or empty
+ * answers are not kept. A name that moves to a private address is refused once its answer is
+ * renewed; a connection always goes to the address that was checked.
  */
 export class KeptAnswers {
   private readonly answers = new Map<string, { addresses: Promise<ResolvedAddress[]>; until: number }>();

@@ -1,6 +1,5 @@
 import { createHmac, pbkdf2 } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -215,21 +214,21 @@ describe('the lookups of a client\'s host names (against a DNS server of the tes
   });
 
   it('holds back neither other lookups nor file reads and crypto while names whose DNS never answers wait', async () => {
-    const started = performance.now();
     // More than libuv's four threads, which getaddrinfo would each hold until DNS gave up.
-    const stuck = Array.from({ length: 8 }, (_, i) => checkDestination(`https://bot-${i}.silent.test/hook`, strict).then(
-      () => 'resolved',
-      (error: Error) => error.message,
-    ));
+    let given = 0;
+    const stuck = Array.from({ length: 8 }, (_, i) =>
+      checkDestination(`https://bot-${i}.silent.test/hook`, strict).then(
+        () => 'resolved',
+        (error: Error) => (given++, error.message),
+      ),
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await checkDestination('https://hooks.test/other', strict)).pinned?.address).toBe('93.184.216.34');
     await readFile(new URL(import.meta.url));
     await promisify(pbkdf2)('password', 'salt', 1000, 32, 'sha256');
-    const meanwhile = performance.now() - started;
-    expect(meanwhile).toBeLessThan(1500);
+    expect(given).toBe(0);
+    // Each gives up after two tries of its A and AAAA queries.
     expect(await Promise.all(stuck)).toEqual(Array.from({ length: 8 }, (_, i) => `url's host bot-${i}.silent.test could not be resolved`));
-    // Each gave up after two tries of its A and AAAA queries, within 2 s a try at most.
-    expect(performance.now() - started).toBeLessThan(8000);
     expect(dns.asked.get('bot-0.silent.test')).toBe(4);
   }, 15_000);
 });
