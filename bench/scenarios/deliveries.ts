@@ -347,8 +347,7 @@ async function alternated(ctx: BenchContext, db: pg.Client, pairs: Pair[], conve
   const done = new Array<number>(segments).fill(0);
   const errors = new ErrorCounter();
   const sent: SentMessage[] = [];
-  const bySender = pairs.map((pair) => conversations.filter((c) => c.pair === pair));
-  const turn = pairs.map(() => 0);
+  const send = botGroupSender(ctx, pairs, conversations, 'deliveries alternated', errors);
   await markWebhooks(db, botIds, false);
   const start = performance.now();
   const switching = (async () => {
@@ -358,13 +357,10 @@ async function alternated(ctx: BenchContext, db: pg.Client, pairs: Pair[], conve
     }
   })();
   await closedLoops(pairs.length, { ...ctx.timing, warmupMs: 0, measureMs: segments * ALTERNATE_SEGMENT_MS }, async (worker) => {
-    const mine = bySender[worker];
-    const target = mine[turn[worker]++ % mine.length];
-    const t0 = performance.now();
-    const result = await ctx.http.request('POST', '/api/v1/messages', target.pair.sender.token, { conversationId: target.conversationId, body: 'deliveries alternated' });
-    if (!errors.check('POST /api/v1/messages', result)) return void (await sleep(10));
-    sent.push({ id: String(result.body.id), t0, sockets: [target.pair.senderSocket, target.pair.recipientSocket], measured: true });
-    const since = performance.now() - start;
+    const posted = await send(worker);
+    if (!posted) return;
+    sent.push({ id: posted.id, t0: posted.t0, sockets: [posted.target.pair.senderSocket, posted.target.pair.recipientSocket], measured: true });
+    const since = posted.t1 - start;
     const index = Math.floor(since / ALTERNATE_SEGMENT_MS);
     if (index < segments && since - index * ALTERNATE_SEGMENT_MS >= ALTERNATE_SETTLE_MS) done[index]++;
   });
@@ -604,6 +600,24 @@ async function makeBotGroups(ctx: BenchContext, db: pg.Client, pairs: Pair[], bo
   return made as BotConversation[];
 }
 
+/**
+ * The senders' POST in the deliveries' closed loops: each sender posts into its bots' groups in
+ * turn. Undefined after an error (counted, then a short pause).
+ */
+function botGroupSender(ctx: BenchContext, pairs: Pair[], conversations: BotConversation[], body: string, errors: ErrorCounter) {
+  const bySender = pairs.map((pair) => conversations.filter((c) => c.pair === pair));
+  const turn = pairs.map(() => 0);
+  return async (worker: number): Promise<{ target: BotConversation; id: string; t0: number; t1: number } | undefined> => {
+    const mine = bySender[worker];
+    const target = mine[turn[worker]++ % mine.length];
+    const t0 = performance.now();
+    const result = await ctx.http.request('POST', '/api/v1/messages', target.pair.sender.token, { conversationId: target.conversationId, body });
+    const t1 = performance.now();
+    if (!errors.check('POST /api/v1/messages', result)) return void (await sleep(10));
+    return { target, id: String(result.body.id), t0, t1 };
+  };
+}
+
 async function run(
   ctx: BenchContext,
   db: pg.Client,
@@ -623,16 +637,11 @@ async function run(
   const http: number[] = [];
   const botOf = new Map<string, string>();
   let ok = 0;
-  const bySender = pairs.map((pair) => conversations.filter((c) => c.pair === pair));
-  const turn = pairs.map(() => 0);
+  const send = botGroupSender(ctx, pairs, conversations, `deliveries ${label}`, errors);
   const window = await closedLoops(pairs.length, ctx.timing, async (worker, w) => {
-    const mine = bySender[worker];
-    const target = mine[turn[worker]++ % mine.length];
-    const t0 = performance.now();
-    const result = await ctx.http.request('POST', '/api/v1/messages', target.pair.sender.token, { conversationId: target.conversationId, body: `deliveries ${label}` });
-    const t1 = performance.now();
-    if (!errors.check('POST /api/v1/messages', result)) return void (await sleep(10));
-    const id = String(result.body.id);
+    const posted = await send(worker);
+    if (!posted) return;
+    const { target, id, t0, t1 } = posted;
     const measured = t0 >= w.measureStart;
     sent.push({ id, t0, sockets: [target.pair.senderSocket, target.pair.recipientSocket], measured });
     botOf.set(id, target.botId);
